@@ -1,0 +1,91 @@
+package api
+
+import (
+	"context"
+
+	"parley/model"
+)
+
+// Store is the storage the handlers need; *db.Store implements it. Each
+// method documents the error codes it returns; any other error is internal.
+type Store interface {
+	// CreateUser creates an account. Returns EConflict if the username is
+	// taken, whatever its case.
+	CreateUser(ctx context.Context, u model.NewUser) (model.User, error)
+	// GetUser returns ENotFound if there is no such user.
+	GetUser(ctx context.Context, id model.UserID) (model.User, error)
+	// GetUserCredentials returns the user with this username (any case) and
+	// the stored password hash. Returns ENotFound if there is none.
+	GetUserCredentials(ctx context.Context, username string) (model.User, string, error)
+	// ListUsers returns up to f.Limit users ordered by lowercased username, and
+	// whether more follow.
+	ListUsers(ctx context.Context, f model.UserFilter) ([]model.User, bool, error)
+
+	// CreateSession starts a login for user with its first refresh token.
+	CreateSession(ctx context.Context, user model.UserID, first model.RefreshToken) (model.SessionID, error)
+	// RotateRefreshToken marks the token with hash old as used and stores next
+	// in the same session, returning the session's user. Returns
+	// EUnauthenticated if old is unknown, expired, or its session revoked; if
+	// old was already used, it also revokes the whole session (reuse means
+	// the token leaked).
+	RotateRefreshToken(ctx context.Context, old []byte, next model.RefreshToken) (model.UserID, model.SessionID, error)
+	// RevokeSessionByRefreshToken ends the login that the token with this hash
+	// belongs to. Returns EUnauthenticated if the token is unknown or expired.
+	RevokeSessionByRefreshToken(ctx context.Context, hash []byte) (model.SessionID, error)
+
+	// CreateChannel creates a channel with actor as its first member.
+	// Returns EConflict if the name is taken, whatever its case.
+	CreateChannel(ctx context.Context, actor model.UserID, c model.NewChannel) (model.Conversation, error)
+	// ListChannels returns up to f.Limit channels ordered by lowercased name,
+	// and whether more follow.
+	ListChannels(ctx context.Context, actor model.UserID, f model.ChannelFilter) ([]model.Channel, bool, error)
+	// JoinChannel makes actor a member; joining twice is not an error.
+	// Returns ENotFound if id is not a channel.
+	JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error)
+	// LeaveChannel ends actor's membership; leaving twice is not an error.
+	// Returns ENotFound if id is not a channel.
+	LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) error
+	// GetOrCreateDirect returns the one direct conversation between actor and
+	// other, creating it if needed (created reports which). Returns ENotFound
+	// if other does not exist.
+	GetOrCreateDirect(ctx context.Context, actor, other model.UserID) (c model.Conversation, created bool, err error)
+	// ListConversations returns every conversation actor is a member of,
+	// most recently active first.
+	ListConversations(ctx context.Context, actor model.UserID) ([]model.Conversation, error)
+	// GetConversation returns ENotFound unless actor is a member.
+	GetConversation(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error)
+	// ListMembers returns the members ordered by lowercased username.
+	// Returns ENotFound unless actor is a member.
+	ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID) ([]model.Member, error)
+	// MarkRead moves actor's read marker forward to seq (never back).
+	// Returns ENotFound unless actor is a member, EInvalid (field "seq") if
+	// seq is beyond the conversation's last seq.
+	MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) error
+
+	// CreateMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
+	// with the conversation's next seq, filling in the rest. If m.ClientMsgID
+	// was already used by this sender in this conversation, it fills m with
+	// that message instead and created is false. Returns ENotFound unless the
+	// sender is a member.
+	CreateMessage(ctx context.Context, m *model.Message) (created bool, err error)
+	// ListMessages returns a page of history oldest first, and whether more
+	// messages exist in the direction paged. Returns ENotFound unless actor
+	// is a member.
+	ListMessages(ctx context.Context, actor model.UserID, f model.HistoryFilter) ([]model.Message, bool, error)
+	// GetMessage returns ENotFound unless actor is a member of its conversation.
+	GetMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error)
+	// GetMessages returns those of ids that actor may read, in ascending id
+	// order; others are silently left out.
+	GetMessages(ctx context.Context, actor model.UserID, ids []model.MessageID) ([]model.Message, error)
+	// UpdateMessage replaces the body and sets EditedAt. Returns ENotFound
+	// unless actor is a member, EForbidden unless actor sent it, EConflict if
+	// it was deleted.
+	UpdateMessage(ctx context.Context, actor model.UserID, id model.MessageID, body string) (model.Message, error)
+	// DeleteMessage removes the body and sets DeletedAt; the seq stays.
+	// Deleting twice is not an error. Returns ENotFound unless actor is a
+	// member or an admin, EForbidden unless actor sent it or is an admin.
+	DeleteMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,95 @@
+package model
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MessageID identifies a message across all conversations.
+type MessageID int64
+
+// Limits on messages and requests.
+const (
+	MaxMessageLen     = 4000     // characters
+	MaxClientMsgIDLen = 64       // bytes
+	MaxRequestBytes   = 64 << 10 // any JSON request body
+	MaxPageLimit      = 100      // items in one page, messages included
+	MaxBatchIDs       = 100      // ids in GET /messages?ids=
+	AccessTokenTTL    = 15 * time.Minute
+	RefreshTokenTTL   = 30 * 24 * time.Hour
+)
+
+// Message is one message in a conversation. Seq numbers a conversation's
+// messages 1, 2, 3, … in commit order with no holes.
+type Message struct {
+	ID             MessageID
+	ConversationID ConversationID
+	Seq            int64
+	SenderID       UserID
+	Body           string // empty once deleted
+	ClientMsgID    string // the sender's idempotency key; may be empty
+	CreatedAt      time.Time
+	EditedAt       *time.Time
+	DeletedAt      *time.Time
+}
+
+// ValidateBody returns EInvalid naming field "body" unless body is 1–4000
+// characters of valid UTF-8 that are not all white space and contain no
+// control characters other than tab and newlines.
+func ValidateBody(body string) error {
+	if !utf8.ValidString(body) {
+		return FieldError("body", "must be valid UTF-8")
+	}
+	if strings.TrimSpace(body) == "" {
+		return FieldError("body", "must not be empty")
+	}
+	if utf8.RuneCountInString(body) > MaxMessageLen {
+		return FieldError("body", "must be at most 4000 characters")
+	}
+	if !printable(body, true) {
+		return FieldError("body", "must not contain control characters")
+	}
+	return nil
+}
+
+// ValidateClientMsgID returns EInvalid naming field "client_msg_id" unless id
+// is at most 64 bytes of printable ASCII.
+func ValidateClientMsgID(id string) error {
+	if len(id) > MaxClientMsgIDLen {
+		return FieldError("client_msg_id", "must be at most 64 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return FieldError("client_msg_id", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// HistoryFilter selects a page of one conversation's messages, always
+// returned oldest first. At most one of Before and After is set; with neither,
+// the page is the latest Limit messages.
+type HistoryFilter struct {
+	ConversationID ConversationID
+	Before         *int64 // only messages with a smaller seq, the newest of them
+	After          *int64 // only messages with a greater seq, the oldest of them
+	Limit          int
+}
+
+// printable reports whether s has no control characters; newlines and tabs
+// are allowed when multiline is set.
+func printable(s string, multiline bool) bool {
+	for _, r := range s {
+		if r == '\n' || r == '\t' || r == '\r' {
+			if multiline {
+				continue
+			}
+			return false
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
