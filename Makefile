@@ -1,0 +1,65 @@
+# Parley's commands. `make run` and `make test` need nothing installed or
+# started by hand: scripts/ installs PostgreSQL and Redis where it can and
+# starts private instances of both.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN      := bin/parley
+LINT     := bin/golangci-lint
+LINT_VERSION := v2.15.0
+FUZZTIME ?= 30s
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build run test check fmt lint vet depcheck openapi-lint unit fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/parley
+
+## run: a development server on http://localhost:8080 with a private PostgreSQL under .data/.
+run: build
+	scripts/run.sh $(BIN)
+
+## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis.
+test: check unit fuzz
+
+## check: formatting, go mod tidy, vet, linters, dependency rules and the OpenAPI lint.
+check: fmt vet lint depcheck openapi-lint
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+vet:
+	$(GO) vet ./...
+
+$(LINT):
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+
+lint: $(LINT)
+	$(LINT) run ./...
+
+depcheck:
+	scripts/depcheck.sh
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+openapi-lint: node_modules/.installed
+	npx --no-install redocly lint openapi.yaml
+
+unit:
+	scripts/with-test-services.sh $(GO) test -race -count=1 ./...
+
+fuzz:
+	scripts/with-test-services.sh scripts/fuzz.sh $(FUZZTIME)
+
+## bench: load the server and compare with pgbench replaying the same SQL.
+bench: build
+	scripts/bench.sh $(BIN)
+
+clean:
+	rm -rf bin node_modules

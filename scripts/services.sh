@@ -1,0 +1,109 @@
+# shellcheck shell=bash
+# Functions that install and start the private PostgreSQL and Redis Parley
+# uses for development (make run), tests (make test) and benchmarks
+# (make bench). Source this file; it defines functions only.
+#
+# PostgreSQL refuses to run as root, so as root its processes run as the
+# unprivileged "postgres" user (created by Debian's packages).
+
+PG_VERSION=${PG_VERSION:-15}
+
+say() { printf 'parley: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# as_pg runs a command as the user that owns the PostgreSQL cluster.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# apt_install installs Debian packages when we can (root with apt-get), and
+# otherwise says exactly what is missing.
+apt_install() {
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing $* with apt-get"
+		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
+			apt-get update -qq >/dev/null &&
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+				die "could not install $*; install them yourself"
+		fi
+	else
+		die "missing $*: install them (Debian/Ubuntu: sudo apt-get install $*) and run again"
+	fi
+}
+
+# ensure_postgres sets PGBIN to a directory holding initdb, pg_ctl and pgbench.
+ensure_postgres() {
+	PGBIN=/usr/lib/postgresql/$PG_VERSION/bin
+	if [ ! -x "$PGBIN/pg_ctl" ] || [ ! -x "$PGBIN/pgbench" ]; then
+		apt_install "postgresql-$PG_VERSION" "postgresql-contrib"
+	fi
+	[ -x "$PGBIN/pg_ctl" ] || die "PostgreSQL $PG_VERSION binaries not found in $PGBIN"
+	if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+		useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres ||
+			die "could not create the postgres user"
+	fi
+	command -v psql >/dev/null || export PATH="$PGBIN:$PATH"
+}
+
+# ensure_redis makes redis-server and redis-cli available.
+ensure_redis() {
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
+	apt_install redis-server
+}
+
+# pg_start DATADIR SOCKDIR [extra postgres options]: initialises DATADIR if it
+# is empty and starts a cluster listening only on a unix socket in SOCKDIR.
+# The superuser is "postgres" with trust authentication: nothing else can
+# reach the socket directory.
+pg_start() {
+	local data=$1 sock=$2
+	shift 2
+	mkdir -p "$data" "$sock"
+	chmod 700 "$data"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres "$data" "$sock"
+		as_pg test -x "$data" || die "the postgres user cannot reach $data; put the checkout somewhere it can read"
+	fi
+	if [ ! -s "$data/PG_VERSION" ]; then
+		as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$data.initdb.log" 2>&1 ||
+			{ cat "$data.initdb.log" >&2; die "initdb failed"; }
+	fi
+	as_pg "$PGBIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+		-o "-k $sock -c listen_addresses='' -p 5432 -c max_connections=300 $*" start >/dev/null ||
+		{ tail -20 "$data/server.log" >&2; die "PostgreSQL did not start"; }
+}
+
+# pg_stop DATADIR stops the cluster if it runs.
+pg_stop() {
+	as_pg "$PGBIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# pg_url SOCKDIR DBNAME prints a lib/pq URL for a database on the socket.
+pg_url() {
+	printf 'postgres://postgres@/%s?host=%s&port=5432&sslmode=disable' "$2" "$1"
+}
+
+# redis_start DIR: starts a private Redis with no persistence on a unix socket
+# in DIR and on a free loopback port; sets REDIS_PID and REDIS_PORT.
+redis_start() {
+	local dir=$1
+	REDIS_PORT=$(free_port)
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+		--save '' --appendonly no --daemonize no --logfile "$dir/redis.log" &
+	REDIS_PID=$!
+	local i
+	for i in $(seq 100); do
+		redis-cli -s "$dir/redis.sock" ping >/dev/null 2>&1 && return
+		sleep 0.05
+	done
+	die "Redis did not start: $(tail -5 "$dir/redis.log")"
+}
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
