@@ -1,0 +1,165 @@
+// Command parley-bench loads a running Parley server through its public API
+// and reports throughput and latency. scripts/bench.sh (make bench) runs it
+// against a fresh database and compares the figures with pgbench replaying
+// the same SQL.
+//
+// Setup registers users u000…u031 and has user i create channel c000…c031,
+// so channel i's only member is user i; the ids must be contiguous, because
+// pgbench maps its client i to conversation conv_base+i and user
+// user_base+i. Each channel is then seeded with -seed messages.
+//
+// Two phases follow, each a closed loop of -clients concurrent clients that
+// runs for -warmup (not measured) and then -duration:
+//
+//	post     client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
+//	history  client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
+//
+// Each phase prints a table row and a machine-readable line:
+//
+//	BENCH setup clients=32 user_base=1 conv_base=1 seeded=50
+//	BENCH post clients=32 seconds=15.00 requests=12000 rps=800.0 p50_ms=38.1 p99_ms=95.0 errors=0
+//
+// Access tokens live 15 minutes and are not refreshed, so a run must finish
+// within that.
+//
+// Usage:
+//
+//	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "parley-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// config holds the flags.
+type config struct {
+	baseURL  string
+	clients  int
+	duration time.Duration
+	warmup   time.Duration
+	seed     int
+	body     string
+	password string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := flag.NewFlagSet("parley-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.baseURL, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (required)")
+	fs.IntVar(&cfg.clients, "clients", 32, "concurrent clients, and so users and channels")
+	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
+	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
+	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
+	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
+	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	switch {
+	case cfg.baseURL == "":
+		return errors.New("-url is required")
+	case cfg.clients < 1 || cfg.clients > 1000:
+		return errors.New("-clients must be 1-1000")
+	case cfg.duration <= 0 || cfg.warmup < 0:
+		return errors.New("-duration must be positive and -warmup not negative")
+	case strings.ContainsAny(cfg.body, "\"\\") || cfg.body == "":
+		return errors.New("-body must be non-empty and hold no quotes or backslashes")
+	}
+	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
+
+	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
+	setupStart := time.Now()
+	users, err := setup(ctx, api, cfg)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Fprintf(stdout, "setup: %d users (ids %d-%d), %d channels (ids %d-%d), %d messages each, in %.1fs\n",
+		len(users), users[0].userID, users[len(users)-1].userID,
+		len(users), users[0].convID, users[len(users)-1].convID, cfg.seed, time.Since(setupStart).Seconds())
+	fmt.Fprintf(stdout, "BENCH setup clients=%d user_base=%d conv_base=%d seeded=%d\n",
+		len(users), users[0].userID, users[0].convID, cfg.seed)
+
+	phases := []struct {
+		name string
+		op   func(ctx context.Context, u *benchUser, k int) error
+	}{
+		{"post", func(ctx context.Context, u *benchUser, k int) error {
+			return api.postMessage(ctx, u, cfg.body, fmt.Sprintf("b-%d", k))
+		}},
+		{"history", func(ctx context.Context, u *benchUser, _ int) error {
+			return api.latestHistory(ctx, u)
+		}},
+	}
+	var results []result
+	for _, p := range phases {
+		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", p.name, len(users), cfg.warmup, cfg.duration)
+		r := runPhase(ctx, p.name, users, cfg.warmup, cfg.duration, p.op)
+		results = append(results, r)
+		if r.firstErr != nil {
+			printResults(stdout, results)
+			return fmt.Errorf("%s: %d failed requests, the first: %w", p.name, r.errors, r.firstErr)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	printResults(stdout, results)
+	return nil
+}
+
+// newHTTPClient returns a client that keeps one idle keep-alive connection
+// per load client, so the measurement never includes connection setup.
+func newHTTPClient(clients int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        2 * clients,
+			MaxIdleConnsPerHost: 2 * clients,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// printResults writes the table and one BENCH line per phase.
+func printResults(w io.Writer, results []result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tclients\tseconds\trequests\treq/s\tp50 ms\tp99 ms\terrors\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%.1f\t%.2f\t%.2f\t%d\t\n",
+			r.name, r.clients, r.elapsed.Seconds(), r.requests, r.rate(), ms(r.p50), ms(r.p99), r.errors)
+	}
+	_ = tw.Flush()
+	for _, r := range results {
+		fmt.Fprintf(w, "BENCH %s clients=%d seconds=%.2f requests=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
+			r.name, r.clients, r.elapsed.Seconds(), r.requests, r.rate(), ms(r.p50), ms(r.p99), r.errors)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

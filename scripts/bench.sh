@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# bench.sh BINARY (make bench) measures the server against its database.
+#
+# It starts a private PostgreSQL with the default durability settings (fsync
+# and synchronous_commit on, unlike make test) and a Redis, creates a fresh
+# database, runs "BINARY serve" on a free loopback port with the rate limits
+# raised out of the way, and loads it with cmd/parley-bench: 32 clients post
+# messages, each to its own channel, then read the latest history page.
+# Then pgbench, at the same concurrency and for the same time, replays the SQL
+# of one POST (bench/pgbench/post.sql), the history SELECT (history.sql) and,
+# for reference, a plain single-row INSERT (insert.sql). db/replay_test.go
+# fails if those scripts drift from the store's statements.
+#
+# It prints the ratios HTTP rate / pgbench rate and exits non-zero if one
+# misses its target. Everything it starts is stopped and removed on exit,
+# Ctrl-C included.
+#
+# Settings (environment): BENCH_DURATION (seconds each phase is measured,
+# default 15), BENCH_WARMUP (seconds of unmeasured load before each, default 3),
+# BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
+# "&binary_parameters=yes", to try driver settings), GO (default go).
+set -euo pipefail
+. "$(dirname "$0")/services.sh"
+
+[ $# -eq 1 ] || die "usage: scripts/bench.sh BINARY"
+bin=$(realpath "$1")
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ -x "$bin" ] || die "$bin is not an executable; run make build"
+
+clients=32 # fixed by the issue: 32 clients spread over 32 conversations
+duration=${BENCH_DURATION:-15}
+warmup=${BENCH_WARMUP:-3}
+body='The quick brown fox jumps over the lazy dog while the bench runs.'
+post_target=0.6    # POST req/s over pgbench post.sql tps
+history_target=0.3 # history GET req/s over pgbench history.sql tps
+
+ensure_postgres
+ensure_redis
+command -v curl >/dev/null || apt_install curl
+"${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
+
+dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
+chmod 755 "$dir"
+server_pid='' child=''
+cleanup() {
+	local status=$?
+	set +e
+	trap - EXIT INT TERM
+	[ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
+	if [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null; then
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	if [ "$status" != 0 ] && [ -s "$dir/server.log" ]; then
+		say "last lines of the server log:"
+		tail -n 20 "$dir/server.log" >&2
+	fi
+	[ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+	pg_stop "$dir/pg"
+	rm -rf "$dir"
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# in_background runs a command as a background child and waits for it, so a
+# signal interrupts the wait at once and the EXIT trap can stop the child.
+in_background() {
+	"$@" &
+	child=$!
+	local rc=0
+	wait "$child" || rc=$?
+	child=''
+	return "$rc"
+}
+
+# No extra options: PostgreSQL's default durability, as in production.
+pg_start "$dir/pg" "$dir/sock"
+redis_start "$dir"
+"$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
+
+port=$(free_port)
+url="http://127.0.0.1:$port"
+# The secret is generated for this run and passed in the environment only.
+# Each bench user posts far more than a person may, and setup registers 32
+# accounts from one IP: raise the limits so nothing is throttled.
+env DATABASE_URL="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}" \
+	PARLEY_ADDR="127.0.0.1:$port" \
+	PARLEY_JWT_SECRET="$(head -c 48 /dev/urandom | base64 -w0)" \
+	PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+	PARLEY_SHUTDOWN_TIMEOUT=5s PARLEY_RATE_LOGIN=1000000/1s PARLEY_RATE_REGISTER=1000000/1s PARLEY_RATE_POST=1000000/1s \
+	"$bin" serve >"$dir/server.log" 2>&1 &
+server_pid=$!
+
+deadline=$((SECONDS + 30))
+until curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; do
+	kill -0 "$server_pid" 2>/dev/null || die "the server exited before it was ready"
+	[ "$SECONDS" -lt "$deadline" ] || die "the server was not ready within 30s"
+	sleep 0.1
+done
+say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase"
+
+in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" \
+	-duration "${duration}s" -warmup "${warmup}s" -body "$body" >"$dir/bench.out"
+cat "$dir/bench.out"
+
+# field PHASE KEY prints KEY's value from parley-bench's "BENCH PHASE …" line.
+field() {
+	sed -n "s/^BENCH $1 .*[ ]$2=\([^ ]*\).*/\1/p" "$dir/bench.out"
+}
+conv_base=$(field setup conv_base)
+user_base=$(field setup user_base)
+{ [ -n "$conv_base" ] && [ -n "$user_base" ]; } || die "parley-bench printed no setup line"
+
+# pgbench runs each script with the protocol lib/pq uses for it. The store
+# prepares its hot statements once per connection (database/sql Stmt), so
+# each POST or history read is Bind+Execute+Sync on a named statement: one
+# round trip and no parsing or planning, which is pgbench's -M prepared.
+# (Unprepared lib/pq queries would differ: Parse+Describe+Sync, then
+# Bind+Execute+Sync, two round trips that -M extended does in one.) BEGIN
+# and COMMIT go as simple queries from lib/pq and as prepared ones from
+# pgbench; both cost about the same.
+#
+# run_pgbench NAME runs bench/pgbench/NAME.sql (warm-up, then measured)
+# and sets tps.
+run_pgbench() {
+	local script=$root/bench/pgbench/$1.sql lat
+	local args=(-n -M prepared -c "$clients" -j 2 -h "$dir/sock" -p 5432 -U postgres
+		-D conv_base="$conv_base" -D user_base="$user_base" -D body="$body" -D created_at="$(date -u +%FT%T.%6NZ)"
+		-f "$script")
+	if [ "$warmup" -gt 0 ]; then
+		in_background "$PGBIN/pgbench" "${args[@]}" -T "$warmup" parley >/dev/null 2>"$dir/pgbench.err" ||
+			{ cat "$dir/pgbench.err" >&2; die "pgbench $1.sql failed"; }
+	fi
+	in_background "$PGBIN/pgbench" "${args[@]}" -T "$duration" parley >"$dir/pgbench.out" 2>"$dir/pgbench.err" ||
+		{ cat "$dir/pgbench.out" "$dir/pgbench.err" >&2; die "pgbench $1.sql failed"; }
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$dir/pgbench.out")
+	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$dir/pgbench.out")
+	[ -n "$tps" ] || { cat "$dir/pgbench.out" >&2; die "no tps in pgbench's output"; }
+	say "pgbench $1.sql: $tps tps, latency average $lat ms"
+	echo "BENCH pgbench-$1 clients=$clients seconds=$duration tps=$tps latency_avg_ms=$lat" >>"$dir/bench.out"
+}
+
+# The scratch table of the reference INSERT.
+"$PGBIN/psql" "$(pg_url "$dir/sock" parley)" -qc \
+	'CREATE TABLE bench_scratch (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, client int NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())'
+
+say "pgbench: $clients clients, -j 2, ${warmup}s warm-up + ${duration}s per script"
+run_pgbench post
+pg_post=$tps
+run_pgbench history
+pg_history=$tps
+run_pgbench insert
+pg_insert=$tps
+http_post=$(field post rps)
+http_history=$(field history rps)
+
+# ratio_row LABEL HTTP PGBENCH TARGET prints a row of the summary and sets
+# failed if the ratio misses the target.
+failed=0
+row='%-26s %11s %12s %6s %7s %6s\n'
+ratio_row() {
+	local ratio verdict
+	ratio=$(awk -v h="$2" -v p="$3" 'BEGIN { printf "%.2f", h / p }')
+	verdict=$(awk -v r="$ratio" -v t="$4" 'BEGIN { print (r >= t ? "PASS" : "FAIL") }')
+	[ "$verdict" = PASS ] || failed=1
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$row" "$1" "$2" "$3" "$ratio" ">= $4" "$verdict"
+}
+echo
+echo "make bench: $clients clients, ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability, $(nproc) CPUs"
+# shellcheck disable=SC2059
+printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
+ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
+ratio_row "GET latest history" "$http_history" "$pg_history" "$history_target"
+# shellcheck disable=SC2059
+printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
+grep '^BENCH ' "$dir/bench.out"
+if [ "$failed" != 0 ]; then
+	say "a target was missed"
+	exit 1
+fi
