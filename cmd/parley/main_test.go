@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -541,4 +542,32 @@ func doJSON[T any](t *testing.T, method, url, token string, body any, wantStatus
 		}
 	}
 	return v
+}
+
+// TestREADME_Settings keeps the README's settings table in step with the
+// settings serve reads: each variable has a row that names its flag.
+func TestREADME_Settings(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagCell := map[string]string{} // variable → the row's flag column
+	for line := range strings.SplitSeq(string(readme), "\n") {
+		cells := strings.Split(line, " | ")
+		if strings.HasPrefix(line, "| `") && len(cells) >= 4 {
+			flagCell[strings.Trim(cells[0], "| `")] = cells[1]
+		}
+	}
+	for _, s := range allSettings() {
+		want := "—"
+		if s.flag != "" {
+			want = "`--" + s.flag + "`"
+		}
+		if got, ok := flagCell[s.env]; !ok {
+			t.Errorf("README has no settings row for %s", s.env)
+		} else if got != want {
+			t.Errorf("README row for %s: got flag column %q, want %q", s.env, got, want)
+		}
+	}
 }
