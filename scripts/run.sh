@@ -38,14 +38,17 @@ fi
 export DATABASE_URL PARLEY_JWT_SECRET
 DATABASE_URL=$(pg_url "$sock" parley)
 PARLEY_JWT_SECRET=$(cat "$data/jwt_secret")
+say "DATABASE_URL=$DATABASE_URL"
 say "PostgreSQL data in $data/pg; serving on ${PARLEY_ADDR:-:8080} (Ctrl-C stops both)"
 # Ctrl-C or SIGTERM asks the server to shut down gracefully; then the EXIT
 # trap stops PostgreSQL.
 "$bin" serve --dev "$@" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null' INT TERM
-status=0
-while kill -0 "$pid" 2>/dev/null; do
+# wait returns early when a trapped signal arrives, while the server is
+# still shutting down; so wait until it has really exited.
+while :; do
+	status=0
 	wait "$pid" || status=$?
+	kill -0 "$pid" 2>/dev/null || exit "$status"
 done
-exit "$status"
