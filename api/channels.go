@@ -1,0 +1,107 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"parley/model"
+)
+
+type channelResponse struct {
+	ID          model.ConversationID `json:"id"`
+	Kind        model.Kind           `json:"kind"`
+	Name        string               `json:"name"`
+	Topic       string               `json:"topic"`
+	CreatedAt   time.Time            `json:"created_at"`
+	MemberCount int64                `json:"member_count"`
+	IsMember    bool                 `json:"is_member"`
+}
+
+func toChannelResponse(c model.Channel) channelResponse {
+	return channelResponse{
+		ID: c.ID, Kind: model.KindChannel, Name: c.Name, Topic: c.Topic, CreatedAt: c.CreatedAt.UTC(),
+		MemberCount: c.MemberCount, IsMember: c.IsMember,
+	}
+}
+
+// handleChannelCreate serves POST /api/v1/channels.
+func handleChannelCreate(store Store) handlerFunc {
+	type request struct {
+		Name  string `json:"name"`
+		Topic string `json:"topic"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		req, err := decode[request](w, r)
+		if err != nil {
+			return err
+		}
+		c := model.NewChannel{Name: req.Name, Topic: req.Topic}
+		if err := c.Normalize(); err != nil {
+			return err
+		}
+		conv, err := store.CreateChannel(r.Context(), actor(r), c)
+		if err != nil {
+			return fmt.Errorf("create channel: %w", err)
+		}
+		return encode(w, http.StatusCreated, toConversationResponse(conv))
+	}
+}
+
+// handleChannelList serves GET /api/v1/channels.
+func handleChannelList(store Store) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := searchQuery(r)
+		if err != nil {
+			return err
+		}
+		limit, err := pageLimit(r, defaultPageLimit)
+		if err != nil {
+			return err
+		}
+		after, err := cursorParam(r)
+		if err != nil {
+			return err
+		}
+		channels, more, err := store.ListChannels(r.Context(), actor(r), model.ChannelFilter{Query: q, After: after, Limit: limit})
+		if err != nil {
+			return fmt.Errorf("list channels: %w", err)
+		}
+		resp := page[channelResponse]{Items: toResponses(channels, toChannelResponse), HasMore: more}
+		if more && len(channels) > 0 {
+			resp.NextCursor = encodeCursor(strings.ToLower(channels[len(channels)-1].Name))
+		}
+		return encode(w, http.StatusOK, resp)
+	}
+}
+
+// handleChannelJoin serves PUT /api/v1/channels/{id}/members/me.
+func handleChannelJoin(store Store) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := parseID[model.ConversationID](r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		conv, err := store.JoinChannel(r.Context(), actor(r), id)
+		if err != nil {
+			return fmt.Errorf("join channel: %w", err)
+		}
+		return encode(w, http.StatusOK, toConversationResponse(conv))
+	}
+}
+
+// handleChannelLeave serves DELETE /api/v1/channels/{id}/members/me.
+func handleChannelLeave(store Store) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := parseID[model.ConversationID](r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if err := store.LeaveChannel(r.Context(), actor(r), id); err != nil {
+			return fmt.Errorf("leave channel: %w", err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"parley/model"
+)
+
+// decode reads the request body into a T. It returns EUnsupportedMedia
+// unless the body is sent as application/json, ETooLarge past
+// model.MaxRequestBytes, EMalformed unless the body is one UTF-8 JSON object
+// with no unknown fields, and EInvalid naming the field whose value has the
+// wrong type.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/json" || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+		return v, model.Errorf(model.EUnsupportedMedia, "The body must be sent as application/json.")
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, model.MaxRequestBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return v, model.Errorf(model.ETooLarge, "The body must be at most %d KiB.", model.MaxRequestBytes>>10)
+		}
+		return v, model.Errorf(model.EMalformed, "The body could not be read.")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(raw) {
+		return v, model.Errorf(model.EMalformed, "The body must be UTF-8.")
+	}
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return v, model.Errorf(model.EMalformed, "The body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v, model.Errorf(model.EMalformed, "The body must hold one JSON object and nothing after it.")
+	}
+	return v, nil
+}
+
+// decodeError explains why encoding/json rejected a body.
+func decodeError(err error) error {
+	if e, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && e.Field != "" {
+		return model.FieldError(e.Field, "must be "+jsonType(e.Type))
+	}
+	// encoding/json has no error type for an unknown field, only this text.
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return model.Errorf(model.EMalformed, "The body has an unknown field %s.", field)
+	}
+	return model.Errorf(model.EMalformed, "The body is not valid JSON.")
+}
+
+// jsonType names the JSON type a Go type is decoded from, with an article.
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonType(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Int64:
+		return "an integer"
+	}
+	return "a " + t.Kind().String()
+}
+
+// encode writes v as a JSON response with status. It marshals before writing
+// anything, so a failure can still become a 500; once the header is sent, a
+// failed write means the client has gone and is not reported.
+func encode(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return nil
+}

@@ -1,0 +1,52 @@
+package api
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// addRoutes maps every route, in the order of openapi.yaml's paths.
+func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, store Store, limiter Limiter, assets fs.FS) {
+	h := func(hf handlerFunc) http.Handler { return adapt(logger, hf) }
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Method(http.MethodPost, "/auth/register", h(handleRegister(cfg, store, limiter)))
+		r.Method(http.MethodPost, "/auth/login", h(handleLogin(cfg, store, limiter)))
+		r.Method(http.MethodPost, "/auth/refresh", h(handleRefresh(cfg, store)))
+		r.Method(http.MethodPost, "/auth/logout", h(handleLogout(store)))
+		r.Group(func(r chi.Router) {
+			r.Use(authenticate(cfg, logger))
+			r.Method(http.MethodGet, "/me", h(handleMe(store)))
+			r.Method(http.MethodGet, "/users", h(handleUserList(store)))
+			r.Method(http.MethodGet, "/users/{id}", h(handleUserGet(store)))
+			r.Method(http.MethodPost, "/channels", h(handleChannelCreate(store)))
+			r.Method(http.MethodGet, "/channels", h(handleChannelList(store)))
+			r.Method(http.MethodPut, "/channels/{id}/members/me", h(handleChannelJoin(store)))
+			r.Method(http.MethodDelete, "/channels/{id}/members/me", h(handleChannelLeave(store)))
+			r.Method(http.MethodPost, "/conversations/direct", h(handleDirectOpen(store)))
+			r.Method(http.MethodGet, "/conversations", h(handleConversationList(store)))
+			r.Method(http.MethodGet, "/conversations/{id}", h(handleConversationGet(store)))
+			r.Method(http.MethodGet, "/conversations/{id}/members", h(handleMemberList(store)))
+			r.Method(http.MethodPut, "/conversations/{id}/read", h(handleReadMark(store)))
+			r.Method(http.MethodPost, "/conversations/{id}/messages", h(handleMessageCreate(cfg, store, limiter)))
+			r.Method(http.MethodGet, "/conversations/{id}/messages", h(handleMessageList(cfg, store)))
+			r.Method(http.MethodGet, "/messages", h(handleMessageBatch(store)))
+			r.Method(http.MethodGet, "/messages/{id}", h(handleMessageGet(store)))
+			r.Method(http.MethodPatch, "/messages/{id}", h(handleMessageUpdate(store)))
+			r.Method(http.MethodDelete, "/messages/{id}", h(handleMessageDelete(store)))
+		})
+	})
+	r.Method(http.MethodGet, "/healthz", h(handleHealthz))
+	r.Method(http.MethodGet, "/readyz", h(handleReadyz(logger, store)))
+	r.Method(http.MethodGet, "/openapi.yaml", http.HandlerFunc(handleOpenAPI))
+	r.Method(http.MethodGet, "/docs", handleDocs(assets))
+
+	// Outside openapi.yaml: no other API path exists, and anything else that
+	// is fetched belongs to the web app.
+	r.NotFound(h(handleNotFound).ServeHTTP)
+	r.Handle("/api", h(handleNotFound))
+	r.Handle("/api/*", h(handleNotFound))
+	r.Method(http.MethodGet, "/*", handleAssets(assets))
+}

@@ -1,0 +1,75 @@
+// Package api serves Parley's HTTP API: the chi router, the handlers and their
+// JSON wire types, the middleware, and the one table from error codes to HTTP
+// statuses. It declares the interfaces it consumes (Store, Limiter) and must
+// not import db, notify or cmd: cmd/parley passes the implementations in.
+package api
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"parley/auth"
+	"parley/model"
+)
+
+// Config tunes the server. Zero values mean the defaults stated on each field.
+type Config struct {
+	// JWTSecret signs and verifies access tokens with HS256. Required: at
+	// least auth.MinSecretLen (32) bytes; NewServer panics otherwise.
+	JWTSecret []byte
+	// HistoryLimit is the number of messages in a history page whose request
+	// does not set limit. Default 15, at most model.MaxPageLimit.
+	HistoryLimit int
+	// AllowedOrigins are the browser origins, such as
+	// "https://chat.example.org", that may call the API from another origin;
+	// "*" allows any. Default none.
+	AllowedOrigins []string
+	// TrustProxy takes the client IP, which rate limits are keyed by, from the
+	// X-Real-IP or X-Forwarded-For headers. Set it only behind a reverse proxy
+	// that sets them: clients can forge them. Default false: the peer address.
+	TrustProxy bool
+	// Limits caps request rates; each zero Rate means its default.
+	Limits Limits
+	// Now tells the time that tokens are issued and checked at. Default time.Now.
+	Now func() time.Time
+}
+
+// defaultHistoryLimit is the size of a history page when neither the request
+// nor Config says.
+const defaultHistoryLimit = 15
+
+func (c Config) withDefaults() Config {
+	if c.HistoryLimit <= 0 {
+		c.HistoryLimit = defaultHistoryLimit
+	}
+	c.HistoryLimit = min(c.HistoryLimit, model.MaxPageLimit)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Limits = c.Limits.withDefaults()
+	return c
+}
+
+// NewServer returns the HTTP handler of the whole service: the API under
+// /api/v1, health checks, the OpenAPI document and its docs, and assets at /.
+// It panics if cfg.JWTSecret is shorter than auth.MinSecretLen.
+func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, assets fs.FS) http.Handler {
+	if len(cfg.JWTSecret) < auth.MinSecretLen {
+		panic("api: Config.JWTSecret must be at least 32 bytes")
+	}
+	cfg = cfg.withDefaults()
+	r := chi.NewRouter()
+	r.Use(
+		requestID(cfg.TrustProxy),
+		accessLog(logger),
+		recoverer(logger),
+		securityHeaders,
+		cors(cfg.AllowedOrigins),
+	)
+	addRoutes(r, cfg, logger, store, limiter, assets)
+	return r
+}
