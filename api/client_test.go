@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -276,6 +277,16 @@ func (r *response) wantError(status int, code model.Code, field string) {
 	}
 	if status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Bearer realm="parley"`) {
 		r.t.Errorf("got WWW-Authenticate %q, want a Bearer challenge", r.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// wantRetryAfter fails the test unless Retry-After says to wait a little less
+// than secs, which is how long a request waits when made as the bucket empties.
+func wantRetryAfter(t testing.TB, r *response, secs int) {
+	t.Helper()
+	got, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || got > secs || got < secs-60 {
+		t.Errorf("got Retry-After %q, want about %d", r.Header.Get("Retry-After"), secs)
 	}
 }
 

@@ -84,9 +84,7 @@ func TestMessageCreate_RateLimited(t *testing.T) {
 	alice.send(conv, "two")
 	r := alice.post(fmt.Sprintf("/api/v1/conversations/%d/messages", conv), map[string]string{"body": "three"})
 	r.wantError(http.StatusTooManyRequests, model.ERateLimited, "")
-	if got := r.Header.Get("Retry-After"); got != "1800" {
-		t.Errorf("got Retry-After %q, want 1800 (one token per half hour)", got)
-	}
+	wantRetryAfter(t, r, 1800) // one token per half hour
 	bob.send(conv, "bob has his own budget")
 }
 

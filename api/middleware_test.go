@@ -134,9 +134,7 @@ func TestAuthRateLimits(t *testing.T) {
 	wantLimited := func(t *testing.T, r *response) {
 		t.Helper()
 		r.wantError(http.StatusTooManyRequests, model.ERateLimited, "")
-		if got := r.Header.Get("Retry-After"); got != "1800" {
-			t.Errorf("got Retry-After %q, want 1800", got)
-		}
+		wantRetryAfter(t, r, 1800)
 	}
 	twoPerHour := api.Rate{N: 2, Per: time.Hour}
 
