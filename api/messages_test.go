@@ -365,3 +365,43 @@ func TestMessageDelete(t *testing.T) {
 		eve.in(t).delete(fmt.Sprintf("/api/v1/messages/%d", msg.ID)).wantError(http.StatusNotFound, model.ENotFound, "")
 	})
 }
+
+// TestMessageCreate_ConcurrentSeq posts from 50 goroutines at once and checks
+// that the conversation's seqs are exactly 1 to N.
+func TestMessageCreate_ConcurrentSeq(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	owner := s.register(t, "owner")
+	conv := owner.channel("busy")
+	var posters []*user
+	for i := range 5 {
+		u := s.register(t, fmt.Sprint("poster", i))
+		u.put(fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil).want(http.StatusOK)
+		posters = append(posters, u)
+	}
+	const goroutines, each = 50, 2
+	path := fmt.Sprintf("/api/v1/conversations/%d/messages", conv)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		u := posters[g%len(posters)]
+		wg.Go(func() {
+			for i := range each {
+				r := u.post(path, map[string]string{"body": fmt.Sprint(g, "/", i)})
+				if r.Status != http.StatusCreated {
+					t.Errorf("post: got status %d, want 201", r.Status)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	p := decodeJSON[pageJSON[messageJSON]](owner.get(path + "?limit=100").want(http.StatusOK))
+	for i, m := range p.Items {
+		if m.Seq != int64(i+1) {
+			t.Fatalf("message %d has seq %d, want %d: seqs must have no holes", i, m.Seq, i+1)
+		}
+	}
+	if len(p.Items) != goroutines*each || p.HasMore {
+		t.Errorf("got %d messages (has_more %v), want %d", len(p.Items), p.HasMore, goroutines*each)
+	}
+}
