@@ -1,0 +1,355 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"parley/model"
+)
+
+// conversationColumns select a conversation as the member m sees it. The
+// unread count walks the (conversation_id, seq) index from the read marker.
+const conversationColumns = `c.id, c.kind, coalesce(c.name, '') AS name, c.topic, c.created_at, c.last_seq,
+	(SELECT count(*) FROM messages msg
+		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq
+			AND msg.sender_id <> m.user_id AND msg.deleted_at IS NULL) AS unread_count`
+
+const (
+	// listConversationsSQL orders by the newest message's time, or the
+	// conversation's creation when it has none.
+	listConversationsSQL = `SELECT ` + conversationColumns + `
+FROM members m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.user_id = $1
+ORDER BY coalesce(
+	(SELECT msg.created_at FROM messages msg WHERE msg.conversation_id = c.id ORDER BY msg.seq DESC LIMIT 1),
+	c.created_at) DESC, c.id DESC`
+
+	selectConversationSQL = `SELECT ` + conversationColumns + `
+FROM members m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.conversation_id = $1 AND m.user_id = $2`
+
+	insertChannelSQL = `WITH c AS (
+	INSERT INTO conversations (kind, name, topic, created_at) VALUES ('channel', $2, $3, $4)
+	RETURNING id, kind, name, topic, created_at, last_seq
+), m AS (
+	INSERT INTO members (conversation_id, user_id, joined_at) SELECT c.id, $1, $4 FROM c
+)
+SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, 0 AS unread_count FROM c`
+
+	// listChannelsSQL: $2 is an escaped LIKE pattern ("%" matches all); $3
+	// the exclusive cursor.
+	listChannelsSQL = `SELECT c.id, c.name, c.topic, c.created_at,
+	(SELECT count(*) FROM members WHERE conversation_id = c.id) AS member_count,
+	EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = $1) AS is_member
+FROM conversations c
+WHERE c.kind = 'channel' AND lower(c.name) LIKE lower($2) AND lower(c.name) > lower($3)
+ORDER BY lower(c.name)
+LIMIT $4`
+
+	// joinChannelSQL starts the new member's read marker at the channel's
+	// newest message: what was said before they joined is not unread.
+	joinChannelSQL = `INSERT INTO members (conversation_id, user_id, joined_at, last_read_seq)
+SELECT c.id, $2, $3, c.last_seq FROM conversations c WHERE c.id = $1 AND c.kind = 'channel'
+ON CONFLICT (conversation_id, user_id) DO NOTHING`
+
+	leaveChannelSQL = `DELETE FROM members m USING conversations c
+WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id AND c.kind = 'channel'`
+
+	channelExistsSQL = `SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND kind = 'channel')`
+
+	userExistsSQL = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+
+	insertDirectSQL = `INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', $1, $2)
+ON CONFLICT (direct_key) DO NOTHING
+RETURNING id`
+
+	selectDirectSQL = `SELECT id FROM conversations WHERE direct_key = $1`
+
+	// insertDirectMembersSQL adds both users; with one user (a note to
+	// self) the second row is a no-op.
+	insertDirectMembersSQL = `INSERT INTO members (conversation_id, user_id, joined_at)
+VALUES ($1, $2, $4), ($1, $3, $4)
+ON CONFLICT (conversation_id, user_id) DO NOTHING`
+
+	// listMembersSQL returns no rows unless $2 is a member, which the
+	// caller reads as ENotFound (a member always sees at least themself).
+	listMembersSQL = `SELECT u.id, u.username, u.display_name, u.is_admin, u.created_at, m.joined_at
+FROM members m JOIN users u ON u.id = m.user_id
+WHERE m.conversation_id = $1
+	AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2)
+ORDER BY lower(u.username)`
+
+	// markReadSQL does not write when the marker would not move.
+	markReadSQL = `UPDATE members m SET last_read_seq = $3
+FROM conversations c
+WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
+	AND m.last_read_seq < $3 AND $3 <= c.last_seq`
+
+	memberLastSeqSQL = `SELECT c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.conversation_id = $1 AND m.user_id = $2`
+)
+
+type conversationRow struct {
+	ID          int64     `db:"id"`
+	Kind        string    `db:"kind"`
+	Name        string    `db:"name"`
+	Topic       string    `db:"topic"`
+	CreatedAt   time.Time `db:"created_at"`
+	LastSeq     int64     `db:"last_seq"`
+	UnreadCount int64     `db:"unread_count"`
+}
+
+func (r conversationRow) toModel() model.Conversation {
+	return model.Conversation{
+		ID:          model.ConversationID(r.ID),
+		Kind:        model.Kind(r.Kind),
+		Name:        r.Name,
+		Topic:       r.Topic,
+		CreatedAt:   r.CreatedAt.UTC(),
+		LastSeq:     r.LastSeq,
+		UnreadCount: r.UnreadCount,
+	}
+}
+
+var errConversationNotFound = notFound("Conversation")
+
+// CreateChannel creates a channel with actor as its first member. Returns
+// EInvalid naming "name" or "topic" if they are malformed, EConflict if the
+// name is taken, whatever its case.
+func (s *Store) CreateChannel(ctx context.Context, actor model.UserID, c model.NewChannel) (model.Conversation, error) {
+	if err := c.Normalize(); err != nil {
+		return model.Conversation{}, err
+	}
+	var row conversationRow
+	err := sqlx.GetContext(ctx, s.db, &row, insertChannelSQL, actor, c.Name, c.Topic, s.now())
+	if err != nil {
+		err = translate(err)
+		if model.ErrorCode(err) == model.EConflict {
+			return model.Conversation{}, &model.Error{Code: model.EConflict, Message: "A channel with that name exists."}
+		}
+		return model.Conversation{}, fmt.Errorf("create channel: %w", err)
+	}
+	return row.toModel(), nil
+}
+
+type channelRow struct {
+	ID          int64     `db:"id"`
+	Name        string    `db:"name"`
+	Topic       string    `db:"topic"`
+	CreatedAt   time.Time `db:"created_at"`
+	MemberCount int64     `db:"member_count"`
+	IsMember    bool      `db:"is_member"`
+}
+
+// ListChannels returns up to f.Limit channels (15 when zero, at most
+// model.MaxPageLimit) whose name contains f.Query, ignoring case, ordered by
+// lowercased name after f.After (a channel name in any case), and whether
+// more follow.
+func (s *Store) ListChannels(ctx context.Context, actor model.UserID, f model.ChannelFilter) ([]model.Channel, bool, error) {
+	limit := pageLimit(f.Limit)
+	var rows []channelRow
+	err := sqlx.SelectContext(ctx, s.db, &rows, listChannelsSQL, actor, "%"+escapeLike(f.Query)+"%", f.After, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list channels: %w", translate(err))
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	channels := make([]model.Channel, len(rows))
+	for i, r := range rows {
+		channels[i] = model.Channel{
+			ID:          model.ConversationID(r.ID),
+			Name:        r.Name,
+			Topic:       r.Topic,
+			CreatedAt:   r.CreatedAt.UTC(),
+			MemberCount: r.MemberCount,
+			IsMember:    r.IsMember,
+		}
+	}
+	return channels, more, nil
+}
+
+// JoinChannel makes actor a member, with nothing unread yet; joining twice is
+// not an error. Returns ENotFound if id is not a channel.
+func (s *Store) JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error) {
+	if _, err := s.db.ExecContext(ctx, joinChannelSQL, id, actor, s.now()); err != nil {
+		return model.Conversation{}, fmt.Errorf("join channel: %w", translate(err))
+	}
+	c, err := s.getConversation(ctx, s.db, actor, id)
+	if err != nil {
+		return model.Conversation{}, fmt.Errorf("join channel: %w", err)
+	}
+	if c.Kind != model.KindChannel {
+		return model.Conversation{}, notFound("Channel")
+	}
+	return c, nil
+}
+
+// LeaveChannel ends actor's membership; leaving twice is not an error.
+// Returns ENotFound if id is not a channel.
+func (s *Store) LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) error {
+	res, err := s.db.ExecContext(ctx, leaveChannelSQL, id, actor)
+	if err != nil {
+		return fmt.Errorf("leave channel: %w", translate(err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	var exists bool
+	if err := sqlx.GetContext(ctx, s.db, &exists, channelExistsSQL, id); err != nil {
+		return fmt.Errorf("leave channel: %w", translate(err))
+	}
+	if !exists {
+		return notFound("Channel")
+	}
+	return nil
+}
+
+// directKey names the direct conversation between two users, whichever of
+// them asks.
+func directKey(a, b model.UserID) string {
+	if a > b {
+		a, b = b, a
+	}
+	return strconv.FormatInt(int64(a), 10) + ":" + strconv.FormatInt(int64(b), 10)
+}
+
+// GetOrCreateDirect returns the one direct conversation between actor and
+// other, creating it with both as members if needed (created reports which).
+// A user may talk to themself. Concurrent calls for one pair create one
+// conversation. Returns ENotFound if other does not exist.
+func (s *Store) GetOrCreateDirect(ctx context.Context, actor, other model.UserID) (model.Conversation, bool, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	var exists bool
+	if err := tx.GetContext(ctx, &exists, userExistsSQL, other); err != nil {
+		return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", translate(err))
+	}
+	if !exists {
+		return model.Conversation{}, false, notFound("User")
+	}
+
+	key, now := directKey(actor, other), s.now()
+	var id int64
+	created := true
+	// If another transaction is inserting the same key, this waits for it
+	// and then does nothing; the select then sees its committed row.
+	err = tx.GetContext(ctx, &id, insertDirectSQL, key, now)
+	if errors.Is(err, sql.ErrNoRows) {
+		created = false
+		err = tx.GetContext(ctx, &id, selectDirectSQL, key)
+	}
+	if err != nil {
+		return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", translate(err))
+	}
+	if created {
+		if _, err := tx.ExecContext(ctx, insertDirectMembersSQL, id, actor, other, now); err != nil {
+			return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", translate(err))
+		}
+	}
+	c, err := s.getConversation(ctx, tx, actor, model.ConversationID(id))
+	if err != nil {
+		return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return model.Conversation{}, false, fmt.Errorf("get or create direct: %w", err)
+	}
+	return c, created, nil
+}
+
+// ListConversations returns every conversation actor is a member of, most
+// recently active first, with last seq and unread count, in one query.
+func (s *Store) ListConversations(ctx context.Context, actor model.UserID) ([]model.Conversation, error) {
+	var rows []conversationRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, listConversationsSQL, actor); err != nil {
+		return nil, fmt.Errorf("list conversations: %w", translate(err))
+	}
+	cs := make([]model.Conversation, len(rows))
+	for i, r := range rows {
+		cs[i] = r.toModel()
+	}
+	return cs, nil
+}
+
+// GetConversation returns conversation id as actor sees it. Returns ENotFound
+// unless actor is a member.
+func (s *Store) GetConversation(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error) {
+	c, err := s.getConversation(ctx, s.db, actor, id)
+	if err != nil {
+		return model.Conversation{}, fmt.Errorf("get conversation: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Store) getConversation(ctx context.Context, q sqlx.QueryerContext, actor model.UserID, id model.ConversationID) (model.Conversation, error) {
+	var row conversationRow
+	err := sqlx.GetContext(ctx, q, &row, selectConversationSQL, id, actor)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return model.Conversation{}, errConversationNotFound
+	case err != nil:
+		return model.Conversation{}, translate(err)
+	}
+	return row.toModel(), nil
+}
+
+type memberRow struct {
+	userRow
+	JoinedAt time.Time `db:"joined_at"`
+}
+
+// ListMembers returns the members ordered by lowercased username. Returns
+// ENotFound unless actor is a member.
+func (s *Store) ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID) ([]model.Member, error) {
+	var rows []memberRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, listMembersSQL, id, actor); err != nil {
+		return nil, fmt.Errorf("list members: %w", translate(err))
+	}
+	if len(rows) == 0 {
+		return nil, errConversationNotFound
+	}
+	ms := make([]model.Member, len(rows))
+	for i, r := range rows {
+		ms[i] = model.Member{User: r.toModel(), JoinedAt: r.JoinedAt.UTC()}
+	}
+	return ms, nil
+}
+
+// MarkRead moves actor's read marker forward to seq, never back. Returns
+// ENotFound unless actor is a member, EInvalid (field "seq") if seq is
+// negative or beyond the conversation's last seq.
+func (s *Store) MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) error {
+	if seq < 0 {
+		return model.FieldError("seq", "must not be negative")
+	}
+	res, err := s.db.ExecContext(ctx, markReadSQL, id, actor, seq)
+	if err != nil {
+		return fmt.Errorf("mark read: %w", translate(err))
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	// Nothing moved: not a member, seq too far, or the marker is already there.
+	var lastSeq int64
+	err = sqlx.GetContext(ctx, s.db, &lastSeq, memberLastSeqSQL, id, actor)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errConversationNotFound
+	case err != nil:
+		return fmt.Errorf("mark read: %w", translate(err))
+	case seq > lastSeq:
+		return model.FieldError("seq", "must not be beyond the conversation's last message")
+	}
+	return nil
+}

@@ -1,0 +1,469 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"parley/model"
+)
+
+func TestStore_CreateChannel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice := mustUser(t, s, "alice")
+
+	got, err := s.CreateChannel(ctx, alice.ID, model.NewChannel{Name: " General ", Topic: " chat "})
+	if err != nil {
+		t.Fatalf("CreateChannel: %v", err)
+	}
+	want := model.Conversation{ID: got.ID, Kind: model.KindChannel, Name: "General", Topic: "chat", CreatedAt: t0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CreateChannel (-want +got):\n%s", diff)
+	}
+	// The creator is a member and sees the same conversation.
+	read, err := s.GetConversation(ctx, alice.ID, got.ID)
+	if err != nil {
+		t.Fatalf("GetConversation: %v", err)
+	}
+	if diff := cmp.Diff(got, read); diff != "" {
+		t.Errorf("GetConversation (-created +read):\n%s", diff)
+	}
+
+	tests := []struct {
+		name string
+		c    model.NewChannel
+		want model.Code
+	}{
+		{"ErrNameTakenSameCase", model.NewChannel{Name: "General"}, model.EConflict},
+		{"ErrNameTakenOtherCase", model.NewChannel{Name: "gENERAL"}, model.EConflict},
+		{"ErrNameEmpty", model.NewChannel{Name: "  "}, model.EInvalid},
+		{"ErrNameBadCharacter", model.NewChannel{Name: "a b"}, model.EInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.CreateChannel(ctx, alice.ID, tt.c)
+			checkCode(t, "CreateChannel("+tt.c.Name+")", err, tt.want)
+		})
+	}
+}
+
+func TestStore_ListChannels(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	ids := map[string]model.ConversationID{}
+	for _, name := range []string{"general", "Random", "go_lang", "golang", "help"} {
+		ids[name] = mustChannel(t, s, name, alice.ID).ID
+	}
+	mustChannel(t, s, "bobs", bob.ID, alice.ID)
+	if _, _, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID); err != nil { // not listed
+		t.Fatal(err)
+	}
+
+	names := func(cs []model.Channel) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		f        model.ChannelFilter
+		want     []string
+		wantMore bool
+	}{
+		{"All", model.ChannelFilter{}, []string{"bobs", "general", "go_lang", "golang", "help", "Random"}, false},
+		{"Substring", model.ChannelFilter{Query: "LAN"}, []string{"go_lang", "golang"}, false},
+		{"UnderscoreIsLiteral", model.ChannelFilter{Query: "o_l"}, []string{"go_lang"}, false},
+		{"NoMatch", model.ChannelFilter{Query: "zzz"}, []string{}, false},
+		{"Limit", model.ChannelFilter{Limit: 2}, []string{"bobs", "general"}, true},
+		{"After", model.ChannelFilter{After: "General", Limit: 3}, []string{"go_lang", "golang", "help"}, true},
+		{"LastPage", model.ChannelFilter{After: "help", Limit: 3}, []string{"Random"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, more, err := s.ListChannels(ctx, bob.ID, tt.f)
+			if err != nil {
+				t.Fatalf("ListChannels(%+v): %v", tt.f, err)
+			}
+			if diff := cmp.Diff(tt.want, names(got)); diff != "" {
+				t.Errorf("ListChannels(%+v) (-want +got):\n%s", tt.f, diff)
+			}
+			if more != tt.wantMore {
+				t.Errorf("ListChannels(%+v) has_more: got %v, want %v", tt.f, more, tt.wantMore)
+			}
+		})
+	}
+
+	t.Run("MembershipFields", func(t *testing.T) {
+		got, _, err := s.ListChannels(ctx, bob.ID, model.ChannelFilter{Query: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []model.Channel{{Name: "bobs", CreatedAt: t0, MemberCount: 2, IsMember: true}}
+		if diff := cmp.Diff(want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".ID" }, cmp.Ignore())); diff != "" {
+			t.Errorf("ListChannels (-want +got):\n%s", diff)
+		}
+		got, _, err = s.ListChannels(ctx, bob.ID, model.ChannelFilter{Query: "help"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = []model.Channel{{ID: ids["help"], Name: "help", CreatedAt: t0, MemberCount: 1, IsMember: false}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ListChannels (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestStore_JoinChannel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	ch := mustChannel(t, s, "general", alice.ID)
+	mustPost(t, s, ch.ID, alice.ID, "before bob")
+
+	for i := range 2 { // twice is not an error
+		got, err := s.JoinChannel(ctx, bob.ID, ch.ID)
+		if err != nil {
+			t.Fatalf("JoinChannel #%d: %v", i+1, err)
+		}
+		// What was said before joining is not unread.
+		want := model.Conversation{ID: ch.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 1}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("JoinChannel #%d (-want +got):\n%s", i+1, diff)
+		}
+	}
+	mustPost(t, s, ch.ID, alice.ID, "after bob")
+	got, err := s.GetConversation(ctx, bob.ID, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UnreadCount != 1 {
+		t.Errorf("UnreadCount after one new message: got %d, want 1", got.UnreadCount)
+	}
+
+	direct, _, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := mustUser(t, s, "carol")
+	_, err = s.JoinChannel(ctx, carol.ID, direct.ID)
+	checkCode(t, "JoinChannel(direct, outsider)", err, model.ENotFound)
+	_, err = s.JoinChannel(ctx, alice.ID, direct.ID)
+	checkCode(t, "JoinChannel(direct, member)", err, model.ENotFound)
+	_, err = s.JoinChannel(ctx, bob.ID, 9999)
+	checkCode(t, "JoinChannel(unknown)", err, model.ENotFound)
+}
+
+func TestStore_LeaveChannel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	ch := mustChannel(t, s, "general", alice.ID, bob.ID)
+
+	for i := range 2 { // twice is not an error
+		if err := s.LeaveChannel(ctx, bob.ID, ch.ID); err != nil {
+			t.Fatalf("LeaveChannel #%d: %v", i+1, err)
+		}
+	}
+	_, err := s.GetConversation(ctx, bob.ID, ch.ID)
+	checkCode(t, "GetConversation after leaving", err, model.ENotFound)
+	if _, err := s.GetConversation(ctx, alice.ID, ch.ID); err != nil {
+		t.Errorf("GetConversation by a remaining member: got %v, want nil", err)
+	}
+
+	checkCode(t, "LeaveChannel(unknown)", s.LeaveChannel(ctx, bob.ID, 9999), model.ENotFound)
+	direct, _, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCode(t, "LeaveChannel(direct)", s.LeaveChannel(ctx, bob.ID, direct.ID), model.ENotFound)
+	if _, err := s.GetConversation(ctx, bob.ID, direct.ID); err != nil {
+		t.Errorf("GetConversation(direct) after trying to leave it: got %v, want nil", err)
+	}
+}
+
+func TestStore_GetOrCreateDirect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+
+	t.Run("CreatedOnceEitherWay", func(t *testing.T) {
+		c, created, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID)
+		if err != nil {
+			t.Fatalf("GetOrCreateDirect: %v", err)
+		}
+		want := model.Conversation{ID: c.ID, Kind: model.KindDirect, CreatedAt: t0}
+		if diff := cmp.Diff(want, c); diff != "" {
+			t.Errorf("GetOrCreateDirect (-want +got):\n%s", diff)
+		}
+		if !created {
+			t.Errorf("created: got false, want true")
+		}
+		again, created, err := s.GetOrCreateDirect(ctx, bob.ID, alice.ID)
+		if err != nil {
+			t.Fatalf("GetOrCreateDirect(reversed): %v", err)
+		}
+		if created || again.ID != c.ID {
+			t.Errorf("GetOrCreateDirect(reversed): got (id %d, created %v), want (id %d, false)", again.ID, created, c.ID)
+		}
+		members, err := s.ListMembers(ctx, bob.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(members); got != 2 {
+			t.Errorf("members: got %d, want 2", got)
+		}
+		_, err = s.GetConversation(ctx, carol.ID, c.ID)
+		checkCode(t, "GetConversation(direct, outsider)", err, model.ENotFound)
+	})
+
+	t.Run("Self", func(t *testing.T) {
+		c, created, err := s.GetOrCreateDirect(ctx, carol.ID, carol.ID)
+		if err != nil {
+			t.Fatalf("GetOrCreateDirect(self): %v", err)
+		}
+		if !created {
+			t.Errorf("created: got false, want true")
+		}
+		members, err := s.ListMembers(ctx, carol.ID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(members) != 1 || members[0].User.ID != carol.ID {
+			t.Errorf("members of a note to self: got %+v, want carol alone", members)
+		}
+	})
+
+	t.Run("ErrUnknownUser", func(t *testing.T) {
+		_, _, err := s.GetOrCreateDirect(ctx, alice.ID, 9999)
+		checkCode(t, "GetOrCreateDirect(unknown)", err, model.ENotFound)
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		dave, erin := mustUser(t, s, "dave"), mustUser(t, s, "erin")
+		const n = 16
+		ids := make([]model.ConversationID, n)
+		created := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				a, b := dave.ID, erin.ID
+				if i%2 == 1 {
+					a, b = b, a
+				}
+				var c model.Conversation
+				c, created[i], errs[i] = s.GetOrCreateDirect(ctx, a, b)
+				ids[i] = c.ID
+			})
+		}
+		wg.Wait()
+		nCreated := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("GetOrCreateDirect #%d: %v", i, errs[i])
+			}
+			if ids[i] != ids[0] {
+				t.Errorf("GetOrCreateDirect #%d: got conversation %d, want %d like #0", i, ids[i], ids[0])
+			}
+			if created[i] {
+				nCreated++
+			}
+		}
+		if nCreated != 1 {
+			t.Errorf("calls that created it: got %d, want 1", nCreated)
+		}
+	})
+}
+
+func TestStore_ListConversations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, clk := newStore(t)
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+
+	general := mustChannel(t, s, "general", alice.ID, bob.ID)
+	clk.Advance(time.Minute)
+	random := mustChannel(t, s, "random", bob.ID, alice.ID)
+	clk.Advance(time.Minute)
+	direct, _, err := s.GetOrCreateDirect(ctx, bob.ID, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustChannel(t, s, "elsewhere", carol.ID) // alice is not in it
+	clk.Advance(time.Minute)
+
+	// general becomes the most recently active: 3 from bob (one deleted),
+	// 1 from alice herself.
+	mustPost(t, s, general.ID, bob.ID, "one")
+	deleted := mustPost(t, s, general.ID, bob.ID, "two")
+	mustPost(t, s, general.ID, alice.ID, "mine")
+	mustPost(t, s, general.ID, bob.ID, "three")
+	if _, err := s.DeleteMessage(ctx, bob.ID, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.ListConversations(ctx, alice.ID)
+	if err != nil {
+		t.Fatalf("ListConversations: %v", err)
+	}
+	want := []model.Conversation{
+		{ID: general.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 4, UnreadCount: 2},
+		{ID: direct.ID, Kind: model.KindDirect, CreatedAt: t0.Add(2 * time.Minute)},
+		{ID: random.ID, Kind: model.KindChannel, Name: "random", CreatedAt: t0.Add(time.Minute)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListConversations (-want +got):\n%s", diff)
+	}
+
+	if err := s.MarkRead(ctx, alice.ID, general.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	mustPost(t, s, random.ID, bob.ID, "now random is newest")
+	got, err = s.ListConversations(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []model.Conversation{
+		{ID: random.ID, Kind: model.KindChannel, Name: "random", CreatedAt: t0.Add(time.Minute), LastSeq: 1, UnreadCount: 1},
+		{ID: general.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 4, UnreadCount: 1},
+		{ID: direct.ID, Kind: model.KindDirect, CreatedAt: t0.Add(2 * time.Minute)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListConversations after reading and a new post (-want +got):\n%s", diff)
+	}
+
+	none, err := s.ListConversations(ctx, mustUser(t, s, "dave").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(none) != 0 {
+		t.Errorf("ListConversations(no memberships): got %v, want none", none)
+	}
+}
+
+func TestStore_GetConversation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	ch := mustChannel(t, s, "general", alice.ID)
+
+	tests := []struct {
+		name  string
+		actor model.UserID
+		id    model.ConversationID
+		want  model.Code
+	}{
+		{"Member", alice.ID, ch.ID, ""},
+		{"ErrNotMember", bob.ID, ch.ID, model.ENotFound},
+		{"ErrUnknown", alice.ID, 9999, model.ENotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.GetConversation(ctx, tt.actor, tt.id)
+			checkCode(t, "GetConversation", err, tt.want)
+		})
+	}
+}
+
+func TestStore_ListMembers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, clk := newStore(t)
+	bob := mustUser(t, s, "bob")
+	alice := mustUser(t, s, "Alice")
+	carol := mustUser(t, s, "carol")
+	dave := mustUser(t, s, "dave")
+	ch := mustChannel(t, s, "general", carol.ID)
+	clk.Advance(time.Minute)
+	for _, u := range []model.UserID{bob.ID, alice.ID} {
+		if _, err := s.JoinChannel(ctx, u, ch.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got, err := s.ListMembers(ctx, bob.ID, ch.ID)
+	if err != nil {
+		t.Fatalf("ListMembers: %v", err)
+	}
+	want := []model.Member{
+		{User: alice, JoinedAt: t0.Add(time.Minute)},
+		{User: bob, JoinedAt: t0.Add(time.Minute)},
+		{User: carol, JoinedAt: t0},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListMembers (-want +got):\n%s", diff)
+	}
+
+	_, err = s.ListMembers(ctx, dave.ID, ch.ID)
+	checkCode(t, "ListMembers(not a member)", err, model.ENotFound)
+	_, err = s.ListMembers(ctx, bob.ID, 9999)
+	checkCode(t, "ListMembers(unknown)", err, model.ENotFound)
+}
+
+func TestStore_MarkRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+	ch := mustChannel(t, s, "general", alice.ID, bob.ID)
+	for range 5 {
+		mustPost(t, s, ch.ID, alice.ID, "hello")
+	}
+
+	unread := func() int64 {
+		t.Helper()
+		c, err := s.GetConversation(ctx, bob.ID, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.UnreadCount
+	}
+
+	tests := []struct {
+		name       string
+		actor      model.UserID
+		seq        int64
+		want       model.Code
+		wantUnread int64
+	}{
+		{"Forward", bob.ID, 3, "", 2},
+		{"Same", bob.ID, 3, "", 2},
+		{"NeverBack", bob.ID, 1, "", 2},
+		{"Zero", bob.ID, 0, "", 2},
+		{"ToLast", bob.ID, 5, "", 0},
+		{"ErrBeyondLast", bob.ID, 6, model.EInvalid, 0},
+		{"ErrNegative", bob.ID, -1, model.EInvalid, 0},
+		{"ErrNotMember", carol.ID, 1, model.ENotFound, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.MarkRead(ctx, tt.actor, ch.ID, tt.seq)
+			checkCode(t, "MarkRead", err, tt.want)
+			if tt.want == model.EInvalid {
+				var e *model.Error
+				if !errors.As(err, &e) || e.Fields["seq"] == "" {
+					t.Errorf("MarkRead(%d): got %v, want a problem with field seq", tt.seq, err)
+				}
+			}
+			if got := unread(); got != tt.wantUnread {
+				t.Errorf("unread after MarkRead(%d): got %d, want %d", tt.seq, got, tt.wantUnread)
+			}
+		})
+	}
+	checkCode(t, "MarkRead(unknown conversation)", s.MarkRead(ctx, bob.ID, 9999, 0), model.ENotFound)
+}

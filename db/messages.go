@@ -1,0 +1,280 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"parley/model"
+)
+
+// Posting a message is one transaction: BEGIN; bumpSeqSQL; insertMessageSQL;
+// COMMIT. The UPDATE takes the conversation's row lock, which serialises
+// posters until COMMIT, so seq numbers are gapless and in commit order. When
+// the insert finds the sender's client_msg_id already used, the transaction
+// is rolled back (undoing the bump, so no hole) and selectMessageByClientIDSQL
+// fetches the original.
+const (
+	// bumpSeqSQL returns no row unless $2 is a member of conversation $1.
+	bumpSeqSQL = `UPDATE conversations c SET last_seq = c.last_seq + 1 FROM members m WHERE c.id = $1 AND m.conversation_id = c.id AND m.user_id = $2 RETURNING c.last_seq`
+
+	// insertMessageSQL returns no row if ($1, $3, $5) exists.
+	insertMessageSQL = `INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING id, created_at`
+
+	selectMessageByClientIDSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`
+)
+
+// History pages are one SELECT each that also checks membership; only an
+// empty page costs a second query (memberSQL) to tell "not a member" from "no
+// messages there". Pages come by key on (conversation_id, seq), never OFFSET,
+// and the caller asks for one row more than the page to learn has_more.
+const (
+	// latestMessagesSQL is the default page: the newest $3, newest first.
+	latestMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) ORDER BY seq DESC LIMIT $3`
+
+	// beforeMessagesSQL: the newest $3 with seq < $4, newest first.
+	beforeMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq < $4 ORDER BY seq DESC LIMIT $3`
+
+	// afterMessagesSQL: the oldest $3 with seq > $4, oldest first.
+	afterMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq > $4 ORDER BY seq LIMIT $3`
+
+	memberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2)`
+)
+
+const (
+	selectMessageSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
+FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = $2
+WHERE msg.id = $1`
+
+	selectMessagesSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
+FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = $2
+WHERE msg.id = ANY($1)
+ORDER BY msg.id`
+
+	// updateMessageSQL changes nothing unless $2 sent message $1, is still
+	// a member, and the message is not deleted.
+	updateMessageSQL = `UPDATE messages msg SET body = $3, edited_at = $4
+FROM members m
+WHERE msg.id = $1 AND msg.sender_id = $2 AND msg.deleted_at IS NULL
+	AND m.conversation_id = msg.conversation_id AND m.user_id = $2
+RETURNING msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
+
+	// deleteMessageSQL changes nothing unless $2 sent message $1 and is
+	// still a member, or is an admin. Deleting again keeps the first time.
+	deleteMessageSQL = `UPDATE messages msg SET body = '', deleted_at = coalesce(msg.deleted_at, $3)
+WHERE msg.id = $1 AND (
+	(msg.sender_id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = msg.conversation_id AND user_id = $2))
+	OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))
+RETURNING msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
+)
+
+type messageRow struct {
+	ID             int64          `db:"id"`
+	ConversationID int64          `db:"conversation_id"`
+	Seq            int64          `db:"seq"`
+	SenderID       int64          `db:"sender_id"`
+	Body           string         `db:"body"`
+	ClientMsgID    sql.NullString `db:"client_msg_id"`
+	CreatedAt      time.Time      `db:"created_at"`
+	EditedAt       sql.NullTime   `db:"edited_at"`
+	DeletedAt      sql.NullTime   `db:"deleted_at"`
+}
+
+func (r messageRow) toModel() model.Message {
+	return model.Message{
+		ID:             model.MessageID(r.ID),
+		ConversationID: model.ConversationID(r.ConversationID),
+		Seq:            r.Seq,
+		SenderID:       model.UserID(r.SenderID),
+		Body:           r.Body,
+		ClientMsgID:    r.ClientMsgID.String,
+		CreatedAt:      r.CreatedAt.UTC(),
+		EditedAt:       timePtr(r.EditedAt),
+		DeletedAt:      timePtr(r.DeletedAt),
+	}
+}
+
+func toModelMessages(rows []messageRow) []model.Message {
+	ms := make([]model.Message, len(rows))
+	for i, r := range rows {
+		ms[i] = r.toModel()
+	}
+	return ms
+}
+
+var errMessageNotFound = notFound("Message")
+
+// CreateMessage stores m (ConversationID, SenderID, Body and ClientMsgID set;
+// an empty ClientMsgID is stored as NULL) with the conversation's next seq,
+// filling in the rest. If m.ClientMsgID was already used by this sender in
+// this conversation, it fills m with that message instead and created is
+// false. Returns ENotFound unless the sender is a member.
+func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bool, err error) {
+	now := s.now()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("create message: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	var seq int64
+	err = tx.StmtxContext(ctx, s.bumpSeq).QueryRowContext(ctx, m.ConversationID, m.SenderID).Scan(&seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, errConversationNotFound
+	case err != nil:
+		return false, fmt.Errorf("create message: %w", translate(err))
+	}
+
+	var id int64
+	var createdAt time.Time
+	err = tx.StmtxContext(ctx, s.insertMessage).QueryRowContext(ctx,
+		m.ConversationID, seq, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &createdAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// A retry: give the seq back before looking up the original.
+		if err := tx.Rollback(); err != nil {
+			return false, fmt.Errorf("create message: %w", err)
+		}
+		var row messageRow
+		err := sqlx.GetContext(ctx, s.db, &row, selectMessageByClientIDSQL, m.ConversationID, m.SenderID, m.ClientMsgID)
+		if err != nil {
+			return false, fmt.Errorf("create message: get original: %w", translate(err))
+		}
+		*m = row.toModel()
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create message: %w", translate(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("create message: %w", err)
+	}
+	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
+	m.EditedAt, m.DeletedAt = nil, nil
+	return true, nil
+}
+
+// ListMessages returns a page of f.Limit messages (15 when zero, at most
+// model.MaxPageLimit), oldest first, and whether more exist in the direction
+// paged: by default the latest; with f.Before the newest of those with a
+// smaller seq; with f.After the oldest of those with a greater seq. Returns
+// ENotFound unless actor is a member, EInvalid if both Before and After are
+// set.
+func (s *Store) ListMessages(ctx context.Context, actor model.UserID, f model.HistoryFilter) ([]model.Message, bool, error) {
+	limit := pageLimit(f.Limit)
+	var rows []messageRow
+	var err error
+	switch {
+	case f.Before != nil && f.After != nil:
+		return nil, false, model.FieldError("before", "cannot be used with after")
+	case f.Before != nil:
+		err = s.beforeMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1, *f.Before)
+	case f.After != nil:
+		err = s.afterMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1, *f.After)
+	default:
+		err = s.latestMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("list messages: %w", translate(err))
+	}
+	if len(rows) == 0 {
+		var member bool
+		if err := sqlx.GetContext(ctx, s.db, &member, memberSQL, f.ConversationID, actor); err != nil {
+			return nil, false, fmt.Errorf("list messages: %w", translate(err))
+		}
+		if !member {
+			return nil, false, errConversationNotFound
+		}
+		return []model.Message{}, false, nil
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if f.After == nil {
+		slices.Reverse(rows)
+	}
+	return toModelMessages(rows), more, nil
+}
+
+// GetMessage returns message id. Returns ENotFound unless actor is a member
+// of its conversation.
+func (s *Store) GetMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error) {
+	var row messageRow
+	err := sqlx.GetContext(ctx, s.db, &row, selectMessageSQL, id, actor)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return model.Message{}, errMessageNotFound
+	case err != nil:
+		return model.Message{}, fmt.Errorf("get message: %w", translate(err))
+	}
+	return row.toModel(), nil
+}
+
+// GetMessages returns those of ids that actor may read, in ascending id
+// order, in one query; others are silently left out.
+func (s *Store) GetMessages(ctx context.Context, actor model.UserID, ids []model.MessageID) ([]model.Message, error) {
+	if len(ids) == 0 {
+		return []model.Message{}, nil
+	}
+	raw := make([]int64, len(ids))
+	for i, id := range ids {
+		raw[i] = int64(id)
+	}
+	var rows []messageRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, selectMessagesSQL, pq.Array(raw), actor); err != nil {
+		return nil, fmt.Errorf("get messages: %w", translate(err))
+	}
+	return toModelMessages(rows), nil
+}
+
+// UpdateMessage replaces the body and sets EditedAt. Returns ENotFound
+// unless actor is a member, EForbidden unless actor sent it, EConflict if it
+// was deleted.
+func (s *Store) UpdateMessage(ctx context.Context, actor model.UserID, id model.MessageID, body string) (model.Message, error) {
+	var row messageRow
+	err := sqlx.GetContext(ctx, s.db, &row, updateMessageSQL, id, actor, body, s.now())
+	if err == nil {
+		return row.toModel(), nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return model.Message{}, fmt.Errorf("update message: %w", translate(err))
+	}
+	// Nothing changed: find out why.
+	m, err := s.GetMessage(ctx, actor, id)
+	switch {
+	case err != nil:
+		return model.Message{}, err
+	case m.SenderID != actor:
+		return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender may edit a message."}
+	case m.DeletedAt != nil:
+		return model.Message{}, &model.Error{Code: model.EConflict, Message: "The message was deleted."}
+	}
+	// Deleted or left in between; report it as deleted, the likelier.
+	return model.Message{}, &model.Error{Code: model.EConflict, Message: "The message was deleted."}
+}
+
+// DeleteMessage removes the body and sets DeletedAt; the seq stays. Deleting
+// twice is not an error. Returns ENotFound unless actor is a member or an
+// admin, EForbidden unless actor sent it or is an admin.
+func (s *Store) DeleteMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error) {
+	var row messageRow
+	err := sqlx.GetContext(ctx, s.db, &row, deleteMessageSQL, id, actor, s.now())
+	if err == nil {
+		return row.toModel(), nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return model.Message{}, fmt.Errorf("delete message: %w", translate(err))
+	}
+	// Nothing changed: a non-admin who may not see it, or who did not send it.
+	if _, err := s.GetMessage(ctx, actor, id); err != nil {
+		return model.Message{}, err
+	}
+	return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender or an admin may delete a message."}
+}
