@@ -1,0 +1,591 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"parley/model"
+)
+
+// Close codes and reasons the Hub sends. asyncapi.yaml documents them.
+const (
+	reasonSlow       = "too slow: send queue full, reconnect and refetch"
+	reasonTooMany    = "too many connections for this user"
+	reasonRestart    = "server restarting, reconnect"
+	reasonMembership = "could not load memberships, reconnect"
+	reasonBinary     = "text frames only"
+	reasonMalformed  = "malformed frame"
+)
+
+// Config holds the Hub's tunables; zero values mean the defaults.
+type Config struct {
+	// SendQueue is how many frames may wait for one connection; a
+	// connection that lets more pile up is closed with 1008 (policy
+	// violation). Default 256.
+	SendQueue int
+	// PingInterval is how often each connection is pinged. Default 25 s.
+	PingInterval time.Duration
+	// PingTimeout is how long a pong may take before the connection is
+	// dropped. Default 15 s.
+	PingTimeout time.Duration
+	// WriteTimeout bounds every frame write. Default 10 s.
+	WriteTimeout time.Duration
+	// MaxConnsPerUser caps one user's connections on this instance; more are
+	// closed with 1008 as soon as they open. Default 16.
+	MaxConnsPerUser int
+	// TypingBurst and TypingInterval rate-limit the typing frames of one
+	// connection: a burst of TypingBurst, then one per TypingInterval; the
+	// rest are dropped. Defaults 5 and 1 s.
+	TypingBurst    int
+	TypingInterval time.Duration
+	// PublishTimeout bounds each handoff to the Broker. Default 2 s.
+	PublishTimeout time.Duration
+	// MembershipTimeout bounds each Membership lookup. Default 5 s.
+	MembershipTimeout time.Duration
+	// ShutdownBatch connections are closed at a time by Close, every
+	// ShutdownPause, so clients do not all reconnect at once. Close shortens
+	// the pause to finish within half of its ctx's deadline. Defaults 250
+	// and 100 ms.
+	ShutdownBatch int
+	ShutdownPause time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.SendQueue, 256)
+	def(&c.MaxConnsPerUser, 16)
+	def(&c.TypingBurst, 5)
+	def(&c.ShutdownBatch, 250)
+	defDur(&c.PingInterval, 25*time.Second)
+	defDur(&c.PingTimeout, 15*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.TypingInterval, time.Second)
+	defDur(&c.PublishTimeout, 2*time.Second)
+	defDur(&c.MembershipTimeout, 5*time.Second)
+	defDur(&c.ShutdownPause, 100*time.Millisecond)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Hub serves this instance's WebSocket connections. It publishes events
+// through the Broker and delivers what the Broker brings, from every
+// instance including this one, to the local connections whose users are in
+// the audience. Delivery never blocks: a connection whose queue is full is
+// closed. All methods are safe for concurrent use.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	broker  Broker
+	members Membership
+	sub     Subscription
+
+	ctx    context.Context // ends the Hub's own goroutines
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // dispatch and reload loops
+	reload chan struct{}  // asks the reload loop to refresh every membership
+	connID atomic.Uint64
+
+	mu       sync.RWMutex
+	users    map[model.UserID]*userState
+	byConv   map[model.ConversationID]map[model.UserID]*userState
+	serving  int           // Serve calls past registration
+	closing  bool          // Close has begun; Serve refuses new connections
+	idle     chan struct{} // closed once closing and serving is 0
+	closed   chan struct{} // closed when Close has finished
+	closeErr error
+}
+
+// userState is what the Hub knows about one user with connections here.
+type userState struct {
+	id    model.UserID
+	conns map[*conn]struct{}
+	convs map[model.ConversationID]struct{}
+
+	// While Membership lookups are in flight, membership events are logged
+	// in ops so each lookup's result can be brought up to date.
+	loads   int
+	ops     []memberOp
+	opsBase int // the number of ops discarded before ops[0]
+}
+
+type memberOp struct {
+	conv model.ConversationID
+	join bool
+}
+
+// NewHub subscribes to broker and starts delivering. It fails if the
+// subscription cannot be made within ctx. The Hub owns broker from now on:
+// Close closes it.
+func NewHub(ctx context.Context, cfg Config, logger *slog.Logger, broker Broker, members Membership) (*Hub, error) {
+	sub, err := broker.Subscribe(ctx, topicEvents)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{
+		cfg:     cfg.withDefaults(),
+		log:     logger,
+		broker:  broker,
+		members: members,
+		sub:     sub,
+		ctx:     hctx,
+		cancel:  cancel,
+		reload:  make(chan struct{}, 1),
+		users:   make(map[model.UserID]*userState),
+		byConv:  make(map[model.ConversationID]map[model.UserID]*userState),
+		idle:    make(chan struct{}),
+		closed:  make(chan struct{}),
+	}
+	h.wg.Add(2)
+	go h.dispatchLoop()
+	go h.reloadLoop()
+	return h, nil
+}
+
+// Publish hands ev to the Broker, marshaled once, for every instance to
+// deliver to the connections in ev.To. Call it after the change ev announces
+// has committed. Fan-out is best effort: Publish logs its own failures, and
+// clients recover what they miss through seq gaps and resync.
+func (h *Hub) Publish(ctx context.Context, ev model.Event) {
+	if err := h.publish(ctx, ev); err != nil {
+		h.log.ErrorContext(ctx, "publish event", "type", ev.Type, "conversation_id", ev.ConversationID, "err", err)
+	}
+}
+
+func (h *Hub) publish(ctx context.Context, ev model.Event) error {
+	payload, err := eventEnvelope(ev)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+	defer cancel()
+	return h.broker.Publish(ctx, topicEvents, payload)
+}
+
+// CloseUser closes every connection of user, on every instance, with code
+// and reason (cut to 123 bytes). This instance's connections close at once,
+// even if the Broker fails; failures are logged.
+func (h *Hub) CloseUser(ctx context.Context, user model.UserID, code websocket.StatusCode, reason string) {
+	h.closeConns(ctx, user, 0, code, reason)
+}
+
+// CloseSession is CloseUser limited to the connections opened with session:
+// use it when one login ends (logout, refresh-token reuse) so the user's
+// other devices stay connected.
+func (h *Hub) CloseSession(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
+	h.closeConns(ctx, user, session, code, reason)
+}
+
+func (h *Hub) closeConns(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
+	if !validCloseCode(code) {
+		code = websocket.StatusPolicyViolation
+	}
+	reason = truncateReason(reason)
+	h.closeLocal(user, session, code, reason)
+	payload, err := json.Marshal(envelope{Kind: kindClose, User: user, Session: session, Code: code, Reason: reason})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
+		err = h.broker.Publish(ctx, topicEvents, payload)
+		cancel()
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "publish close", "user_id", user, "err", err)
+	}
+}
+
+func (h *Hub) closeLocal(user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if u := h.users[user]; u != nil {
+		for c := range u.conns {
+			if session == 0 || c.session == session {
+				c.closeWith(code, reason)
+			}
+		}
+	}
+}
+
+// dispatchLoop delivers what the Broker brings until the subscription ends.
+func (h *Hub) dispatchLoop() {
+	defer h.wg.Done()
+	for m := range h.sub.Messages() {
+		if m.Gap {
+			h.resync()
+			continue
+		}
+		env, err := decodeEnvelope(m.Payload)
+		if err != nil {
+			h.log.Warn("drop broker message", "err", err)
+			continue
+		}
+		h.dispatch(env)
+	}
+}
+
+func (h *Hub) dispatch(env envelope) {
+	if env.Kind == kindClose {
+		h.closeLocal(env.User, env.Session, env.Code, truncateReason(env.Reason))
+		return
+	}
+	frame := []byte(env.Frame)
+	switch env.Type {
+	case model.EventConversationJoined: // membership first, so this frame and what follows arrive
+		h.applyOp(env.User, memberOp{conv: env.Conv, join: true})
+		h.deliver(env, frame)
+	case model.EventConversationLeft: // this frame is the last about the conversation
+		h.deliver(env, frame)
+		h.applyOp(env.User, memberOp{conv: env.Conv, join: false})
+	default:
+		h.deliver(env, frame)
+	}
+}
+
+// deliver queues frame for the ready connections in env's audience.
+func (h *Hub) deliver(env envelope, frame []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if env.User != 0 {
+		if u := h.users[env.User]; u != nil && u.id != env.Except {
+			u.send(frame)
+		}
+		return
+	}
+	if len(env.Convs) == 1 {
+		for _, u := range h.byConv[env.Convs[0]] {
+			if u.id != env.Except {
+				u.send(frame)
+			}
+		}
+		return
+	}
+	seen := make(map[model.UserID]struct{})
+	for _, conv := range env.Convs {
+		for id, u := range h.byConv[conv] {
+			if _, ok := seen[id]; ok || id == env.Except {
+				continue
+			}
+			seen[id] = struct{}{}
+			u.send(frame)
+		}
+	}
+}
+
+// send queues frame for u's ready connections. The caller holds h.mu.
+func (u *userState) send(frame []byte) {
+	for c := range u.conns {
+		if c.ready {
+			c.enqueue(frame)
+		}
+	}
+}
+
+var resyncFrame = mustMarshal(model.Resync())
+
+func mustMarshal(ev model.Event) []byte {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// resync tells every connection that events were lost, then has every
+// membership reloaded, since conversation.joined and .left may be among them.
+func (h *Hub) resync() {
+	h.mu.RLock()
+	n := 0
+	for _, u := range h.users {
+		u.send(resyncFrame)
+		n += len(u.conns)
+	}
+	h.mu.RUnlock()
+	h.log.Warn("events may have been lost, clients told to resync", "conns", n)
+	select {
+	case h.reload <- struct{}{}:
+	default: // a reload is already due
+	}
+}
+
+// reloadLoop refreshes every connected user's memberships when asked to.
+// A user whose memberships turn out to have changed gets another resync.
+func (h *Hub) reloadLoop() {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.reload:
+		}
+		h.mu.Lock()
+		type pending struct {
+			u     *userState
+			token int
+		}
+		all := make([]pending, 0, len(h.users))
+		for _, u := range h.users {
+			all = append(all, pending{u, u.beginLoad()})
+		}
+		h.mu.Unlock()
+		failed := 0
+		for _, p := range all {
+			var convs []model.ConversationID
+			err := h.ctx.Err()
+			if err == nil {
+				convs, err = h.loadMembership(h.ctx, p.u.id)
+			}
+			if err != nil {
+				failed++
+			}
+			h.mu.Lock()
+			if h.endLoad(p.u, p.token, convs, err == nil) {
+				p.u.send(resyncFrame)
+			}
+			h.mu.Unlock()
+		}
+		if failed > 0 && h.ctx.Err() == nil {
+			h.log.Error("reload memberships", "users", len(all), "failed", failed)
+		}
+	}
+}
+
+func (h *Hub) loadMembership(ctx context.Context, user model.UserID) ([]model.ConversationID, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.MembershipTimeout)
+	defer cancel()
+	return h.members.ConversationIDs(ctx, user)
+}
+
+// applyOp records a membership change of user, if connected here.
+func (h *Hub) applyOp(user model.UserID, op memberOp) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[user]
+	if u == nil {
+		return
+	}
+	if u.loads > 0 {
+		u.ops = append(u.ops, op)
+	}
+	h.applyLocked(u, op)
+}
+
+func (h *Hub) applyLocked(u *userState, op memberOp) {
+	if op.join {
+		u.convs[op.conv] = struct{}{}
+		m := h.byConv[op.conv]
+		if m == nil {
+			m = make(map[model.UserID]*userState)
+			h.byConv[op.conv] = m
+		}
+		m[u.id] = u
+		return
+	}
+	delete(u.convs, op.conv)
+	if m := h.byConv[op.conv]; m != nil {
+		delete(m, u.id)
+		if len(m) == 0 {
+			delete(h.byConv, op.conv)
+		}
+	}
+}
+
+// beginLoad notes a Membership lookup starting and returns its token. The
+// caller holds h.mu.
+func (u *userState) beginLoad() int {
+	u.loads++
+	return u.opsBase + len(u.ops)
+}
+
+// endLoad installs a lookup's result, replaying the membership events seen
+// since it began, and reports whether the memberships changed. The caller
+// holds h.mu.
+func (h *Hub) endLoad(u *userState, token int, convs []model.ConversationID, ok bool) bool {
+	changed := false
+	if ok && h.users[u.id] == u {
+		want := make(map[model.ConversationID]struct{}, len(convs))
+		for _, c := range convs {
+			want[c] = struct{}{}
+		}
+		for _, op := range u.ops[token-u.opsBase:] {
+			if op.join {
+				want[op.conv] = struct{}{}
+			} else {
+				delete(want, op.conv)
+			}
+		}
+		for c := range u.convs {
+			if _, keep := want[c]; !keep {
+				h.applyLocked(u, memberOp{conv: c, join: false})
+				changed = true
+			}
+		}
+		for c := range want {
+			if _, have := u.convs[c]; !have {
+				h.applyLocked(u, memberOp{conv: c, join: true})
+				changed = true
+			}
+		}
+	}
+	u.loads--
+	if u.loads == 0 {
+		u.opsBase += len(u.ops)
+		u.ops = nil
+	}
+	return changed
+}
+
+// register adds c, reporting the close code and reason if it may not stay.
+func (h *Hub) register(c *conn) (token int, u *userState, code websocket.StatusCode, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return 0, nil, websocket.StatusServiceRestart, reasonRestart
+	}
+	u = h.users[c.user]
+	if u == nil {
+		u = &userState{id: c.user, conns: make(map[*conn]struct{}), convs: make(map[model.ConversationID]struct{})}
+		h.users[c.user] = u
+	}
+	if len(u.conns) >= h.cfg.MaxConnsPerUser {
+		return 0, nil, websocket.StatusPolicyViolation, reasonTooMany
+	}
+	u.conns[c] = struct{}{}
+	h.serving++
+	return u.beginLoad(), u, 0, ""
+}
+
+// unregister removes c, and its user when it was the last connection.
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if u := h.users[c.user]; u != nil {
+		delete(u.conns, c)
+		if len(u.conns) == 0 {
+			for conv := range u.convs {
+				h.applyLocked(u, memberOp{conv: conv, join: false})
+			}
+			delete(h.users, c.user)
+		}
+	}
+	h.serving--
+	if h.closing && h.serving == 0 {
+		close(h.idle)
+	}
+}
+
+// Stats counts this instance's connections and their distinct users.
+type Stats struct {
+	Conns int
+	Users int
+}
+
+// Stats reports the connections served now.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := Stats{Users: len(h.users)}
+	for _, u := range h.users {
+		s.Conns += len(u.conns)
+	}
+	return s
+}
+
+// Close shuts the Hub down: it refuses new connections, closes the open
+// ones with 1012 (service restart) in batches of Config.ShutdownBatch so
+// their clients reconnect elsewhere without a thundering herd, waits for
+// them within ctx, then ends the subscription and closes the Broker. Past
+// ctx's deadline it drops the remaining connections and returns ctx's
+// error. It is safe to call twice; a second call waits for the first.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		select {
+		case <-h.closed:
+			return h.closeErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	h.closing = true
+	var conns []*conn
+	for _, u := range h.users {
+		for c := range u.conns {
+			conns = append(conns, c)
+		}
+	}
+	if h.serving == 0 {
+		close(h.idle)
+	}
+	h.mu.Unlock()
+
+	err := h.closeConnsPaced(ctx, conns)
+	if err == nil {
+		select {
+		case <-h.idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		// Out of time: drop whoever is left, even mid-handshake, and give
+		// their Serve calls a moment to return.
+		for _, c := range conns {
+			c.abort()
+		}
+		grace := time.NewTimer(time.Second)
+		select {
+		case <-h.idle:
+		case <-grace.C:
+		}
+		grace.Stop()
+	}
+	_ = h.sub.Close()
+	h.cancel()
+	h.wg.Wait()
+	if cerr := h.broker.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close broker: %w", cerr)
+	}
+	h.closeErr = err
+	close(h.closed)
+	return err
+}
+
+func (h *Hub) closeConnsPaced(ctx context.Context, conns []*conn) error {
+	batch := h.cfg.ShutdownBatch
+	pause := h.cfg.ShutdownPause
+	if batches := (len(conns) + batch - 1) / batch; batches > 1 {
+		if deadline, ok := ctx.Deadline(); ok {
+			pause = min(pause, time.Until(deadline)/2/time.Duration(batches-1))
+		}
+	}
+	h.log.Info("closing websockets", "conns", len(conns), "batch", batch, "pause", pause)
+	for i := 0; i < len(conns); i += batch {
+		if i > 0 && !sleepCtx(ctx, pause) {
+			return ctx.Err()
+		}
+		for _, c := range conns[i:min(i+batch, len(conns))] {
+			c.closeWith(websocket.StatusServiceRestart, reasonRestart)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+package notify
+
+import (
+	"context"
+
+	"parley/model"
+)
+
+// Membership tells the Hub which conversations a user belongs to. The Hub
+// asks when a connection opens, and again for every connected user after a
+// gap in events; in between, conversation.joined and conversation.left
+// events keep its copy current.
+type Membership interface {
+	// ConversationIDs returns every conversation user is a member of.
+	ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error)
+}
+
+// MembershipFunc adapts a function to Membership.
+type MembershipFunc func(ctx context.Context, user model.UserID) ([]model.ConversationID, error)
+
+// ConversationIDs calls f.
+func (f MembershipFunc) ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error) {
+	return f(ctx, user)
+}
