@@ -103,8 +103,10 @@ until curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; do
 done
 say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase"
 
+postmaster=$(head -1 "$dir/pg/postmaster.pid")
 in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" \
-	-duration "${duration}s" -warmup "${warmup}s" -body "$body" >"$dir/bench.out"
+	-duration "${duration}s" -warmup "${warmup}s" -body "$body" \
+	-cpu "server=$server_pid,postgres=$postmaster" >"$dir/bench.out"
 grep -v '^BENCH ' "$dir/bench.out" || true
 
 # field PHASE KEY prints KEY's value from parley-bench's "BENCH PHASE …" line.
@@ -124,10 +126,29 @@ user_base=$(field setup user_base)
 # and COMMIT go as simple queries from lib/pq and as prepared ones from
 # pgbench; both cost about the same.
 #
+# cluster_cpu_us prints the CPU time, in microseconds, that the PostgreSQL
+# cluster has used: the postmaster, its exited children and its live ones.
+cluster_cpu_us() {
+	local children
+	children=$(cat "/proc/$postmaster/task/$postmaster/children")
+	# shellcheck disable=SC2086 # one path per child
+	{
+		awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$postmaster/stat"
+		for c in $children; do awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$c/stat" 2>/dev/null; done
+	} | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%d", t * 1e6 / hz }'
+}
+
+# children_cpu_us FILE prints the CPU time, in microseconds, of this shell's
+# waited-for children, from the output of bash's times builtin in FILE
+# (times must run in this shell, not in a $(…) subshell).
+children_cpu_us() {
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%d", t * 1e6 }' "$1"
+}
+
 # run_pgbench NAME runs bench/pgbench/NAME.sql (warm-up, then measured)
 # and sets tps.
 run_pgbench() {
-	local script=$root/bench/pgbench/$1.sql lat
+	local script=$root/bench/pgbench/$1.sql lat pg0 pg1 cl0 cl1 n
 	local args=(-n -M prepared -c "$clients" -j 2 -h "$dir/sock" -p 5432 -U postgres
 		-D conv_base="$conv_base" -D user_base="$user_base" -D body="$body" -D created_at="$(date -u +%FT%T.%6NZ)"
 		-f "$script")
@@ -135,13 +156,21 @@ run_pgbench() {
 		in_background "$PGBIN/pgbench" "${args[@]}" -T "$warmup" parley >/dev/null 2>"$dir/pgbench.err" ||
 			{ cat "$dir/pgbench.err" >&2; die "pgbench $1.sql failed"; }
 	fi
+	times >"$dir/times.0"
+	pg0=$(cluster_cpu_us)
 	in_background "$PGBIN/pgbench" "${args[@]}" -T "$duration" parley >"$dir/pgbench.out" 2>"$dir/pgbench.err" ||
 		{ cat "$dir/pgbench.out" "$dir/pgbench.err" >&2; die "pgbench $1.sql failed"; }
+	sleep 0.2 # let the postmaster reap pgbench's backends, whose time it then holds
+	times >"$dir/times.1"
+	pg1=$(cluster_cpu_us)
+	cl0=$(children_cpu_us "$dir/times.0") cl1=$(children_cpu_us "$dir/times.1")
 	tps=$(sed -n 's/^tps = \([0-9]*\.[0-9]\).*/\1/p' "$dir/pgbench.out")
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$dir/pgbench.out")
-	[ -n "$tps" ] || { cat "$dir/pgbench.out" >&2; die "no tps in pgbench's output"; }
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$dir/pgbench.out")
+	{ [ -n "$tps" ] && [ "${n:-0}" -gt 0 ]; } || { cat "$dir/pgbench.out" >&2; die "no tps in pgbench's output"; }
 	say "pgbench $1.sql: $tps tps, latency average $lat ms"
-	echo "BENCH pgbench-$1 clients=$clients seconds=$duration tps=$tps latency_avg_ms=$lat" >>"$dir/bench.out"
+	echo "BENCH pgbench-$1 clients=$clients seconds=$duration tps=$tps latency_avg_ms=$lat" \
+		"cpu_us_client=$(((cl1 - cl0) / n)) cpu_us_postgres=$(((pg1 - pg0) / n))" >>"$dir/bench.out"
 }
 
 # The scratch table of the reference INSERT.
@@ -178,6 +207,19 @@ ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
 ratio_row "GET latest history" "$http_history" "$pg_history" "$history_target"
 # shellcheck disable=SC2059
 printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
+echo
+# Where the CPU went: on 2 CPUs shared by everything, the ratio of these
+# totals is what the throughput ratio tends to when both sides are CPU-bound,
+# and unlike throughput it hardly moves when something else loads the box.
+cpu='%-26s %8s %9s %7s %7s\n'
+# shellcheck disable=SC2059
+printf "$cpu" "CPU us per request" server postgres client total
+for phase in post history pgbench-post pgbench-history pgbench-insert; do
+	sv=$(field "$phase" cpu_us_server) pg=$(field "$phase" cpu_us_postgres) cl=$(field "$phase" cpu_us_client)
+	# shellcheck disable=SC2059
+	printf "$cpu" "$phase" "${sv:--}" "${pg:--}" "${cl:--}" "$((${sv:-0} + ${pg:-0} + ${cl:-0}))"
+done
+echo
 grep '^BENCH ' "$dir/bench.out"
 if [ "$failed" != 0 ]; then
 	show_log=0

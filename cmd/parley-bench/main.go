@@ -14,17 +14,30 @@
 //	post     client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
 //	history  client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
 //
-// Each phase prints a table row and a machine-readable line:
+// Each phase prints a table row and a machine-readable line. With -cpu, the
+// line also gives the CPU time per request of each named process (and its
+// children) and of this one ("client"), from /proc: on a small machine the
+// server, PostgreSQL and the load generator share the CPUs, and CPU time
+// per request stays comparable when something else loads the machine.
 //
 //	BENCH setup clients=32 user_base=1 conv_base=1 seeded=50
-//	BENCH post clients=32 seconds=15.00 requests=12000 rps=800.0 p50_ms=38.1 p99_ms=95.0 errors=0
+//	BENCH post clients=32 seconds=15.00 requests=12000 rps=800.0 p50_ms=38.1 p99_ms=95.0 errors=0 cpu_us_client=70 cpu_us_postgres=340 cpu_us_server=260
 //
 // Access tokens live 15 minutes and are not refreshed, so a run must finish
 // within that.
 //
+// To see where the server spends its CPU, -serve-dsn runs Parley's handler
+// inside this process against that (fresh) database instead of loading -url,
+// and -cpuprofile writes a CPU profile of the whole process; the load
+// generator's own samples carry the label bench=client:
+//
+//	parley-bench -serve-dsn 'postgres://…/parley?sslmode=disable' -cpuprofile cpu.out
+//	go tool pprof -tagignore bench=client -top cpu.out
+//
 // Usage:
 //
 //	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50]
+//	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [flags]
 package main
 
 import (
@@ -33,10 +46,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -59,8 +75,14 @@ type config struct {
 	duration time.Duration
 	warmup   time.Duration
 	seed     int
+	phases   string
 	body     string
 	password string
+
+	procs      []proc
+	serveDSN   string
+	serveLog   string
+	cpuProfile string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -72,8 +94,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
 	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
+	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order")
 	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
+	fs.Func("cpu", "report the CPU time per request of these processes, as name=pid,… (a process's children count too)", func(s string) error {
+		var err error
+		cfg.procs, err = parseProcs(s)
+		return err
+	})
+	fs.StringVar(&cfg.serveDSN, "serve-dsn", "", "serve Parley in this process on this fresh database instead of loading -url")
+	fs.StringVar(&cfg.serveLog, "serve-log", os.DevNull, "where the in-process server writes its log (with -serve-dsn)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, in-process server included, to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -81,8 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case cfg.baseURL == "":
-		return errors.New("-url is required")
+	case (cfg.baseURL == "") == (cfg.serveDSN == ""):
+		return errors.New("give either -url or -serve-dsn")
 	case cfg.clients < 1 || cfg.clients > 1000:
 		return errors.New("-clients must be 1-1000")
 	case cfg.duration <= 0 || cfg.warmup < 0:
@@ -90,7 +121,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case strings.ContainsAny(cfg.body, "\"\\") || cfg.body == "":
 		return errors.New("-body must be non-empty and hold no quotes or backslashes")
 	}
+	for name := range strings.SplitSeq(cfg.phases, ",") {
+		if name != "post" && name != "history" {
+			return fmt.Errorf("-phases: no phase %q (post, history)", name)
+		}
+	}
+	if cfg.serveDSN != "" {
+		url, stop, err := startServer(ctx, cfg.serveDSN, cfg.serveLog)
+		if err != nil {
+			return fmt.Errorf("in-process server: %w", err)
+		}
+		defer stop()
+		cfg.baseURL = url
+	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
 	setupStart := time.Now()
@@ -104,25 +159,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "BENCH setup clients=%d user_base=%d conv_base=%d seeded=%d\n",
 		len(users), users[0].userID, users[0].convID, cfg.seed)
 
-	phases := []struct {
-		name string
-		op   func(ctx context.Context, u *benchUser, k int) error
-	}{
-		{"post", func(ctx context.Context, u *benchUser, k int) error {
+	ops := map[string]func(ctx context.Context, u *benchUser, k int) error{
+		"post": func(ctx context.Context, u *benchUser, k int) error {
 			return api.postMessage(ctx, u, cfg.body, fmt.Sprintf("b-%d", k))
-		}},
-		{"history", func(ctx context.Context, u *benchUser, _ int) error {
+		},
+		"history": func(ctx context.Context, u *benchUser, _ int) error {
 			return api.latestHistory(ctx, u)
-		}},
+		},
 	}
 	var results []result
-	for _, p := range phases {
-		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", p.name, len(users), cfg.warmup, cfg.duration)
-		r := runPhase(ctx, p.name, users, cfg.warmup, cfg.duration, p.op)
+	for name := range strings.SplitSeq(cfg.phases, ",") {
+		op := ops[name]
+		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(users), cfg.warmup, cfg.duration)
+		r := runPhase(ctx, name, users, cfg.warmup, cfg.duration, cfg.procs, op)
 		results = append(results, r)
 		if r.firstErr != nil {
 			printResults(stdout, results)
-			return fmt.Errorf("%s: %d failed requests, the first: %w", p.name, r.errors, r.firstErr)
+			return fmt.Errorf("%s: %d failed requests, the first: %w", name, r.errors, r.firstErr)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -157,8 +210,12 @@ func printResults(w io.Writer, results []result) {
 	}
 	_ = tw.Flush()
 	for _, r := range results {
-		fmt.Fprintf(w, "BENCH %s clients=%d seconds=%.2f requests=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
+		fmt.Fprintf(w, "BENCH %s clients=%d seconds=%.2f requests=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d",
 			r.name, r.clients, r.elapsed.Seconds(), r.requests, r.rate(), ms(r.p50), ms(r.p99), r.errors)
+		for _, k := range slices.Sorted(maps.Keys(r.cpu)) {
+			fmt.Fprintf(w, " cpu_us_%s=%.0f", k, float64(r.cpu[k])/float64(time.Microsecond))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
