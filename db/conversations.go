@@ -93,6 +93,8 @@ WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
 
 	memberLastSeqSQL = `SELECT c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.conversation_id = $1 AND m.user_id = $2`
+
+	conversationIDsSQL = `SELECT conversation_id FROM members WHERE user_id = $1 ORDER BY conversation_id`
 )
 
 type conversationRow struct {
@@ -176,40 +178,51 @@ func (s *Store) ListChannels(ctx context.Context, actor model.UserID, f model.Ch
 	return channels, more, nil
 }
 
-// JoinChannel makes actor a member, with nothing unread yet; joining twice is
-// not an error. Returns ENotFound if id is not a channel.
-func (s *Store) JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error) {
-	if _, err := s.db.ExecContext(ctx, joinChannelSQL, id, actor, s.now()); err != nil {
-		return model.Conversation{}, fmt.Errorf("join channel: %w", translate(err))
-	}
-	c, err := s.getConversation(ctx, s.db, actor, id)
+// JoinChannel makes actor a member, with nothing unread yet, and reports
+// whether this call added them: joining twice is not an error, and joined is
+// then false. Returns ENotFound if id is not a channel.
+func (s *Store) JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (c model.Conversation, joined bool, err error) {
+	res, err := s.db.ExecContext(ctx, joinChannelSQL, id, actor, s.now())
 	if err != nil {
-		return model.Conversation{}, fmt.Errorf("join channel: %w", err)
+		return model.Conversation{}, false, fmt.Errorf("join channel: %w", translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return model.Conversation{}, false, fmt.Errorf("join channel: %w", err)
+	}
+	c, err = s.getConversation(ctx, s.db, actor, id)
+	if err != nil {
+		return model.Conversation{}, false, fmt.Errorf("join channel: %w", err)
 	}
 	if c.Kind != model.KindChannel {
-		return model.Conversation{}, notFound("Channel")
+		return model.Conversation{}, false, notFound("Channel")
 	}
-	return c, nil
+	return c, n > 0, nil
 }
 
-// LeaveChannel ends actor's membership; leaving twice is not an error.
-// Returns ENotFound if id is not a channel.
-func (s *Store) LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) error {
+// LeaveChannel ends actor's membership and reports whether this call ended
+// it: leaving twice is not an error, and left is then false. Returns
+// ENotFound if id is not a channel.
+func (s *Store) LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (left bool, err error) {
 	res, err := s.db.ExecContext(ctx, leaveChannelSQL, id, actor)
 	if err != nil {
-		return fmt.Errorf("leave channel: %w", translate(err))
+		return false, fmt.Errorf("leave channel: %w", translate(err))
 	}
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
-		return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("leave channel: %w", err)
+	}
+	if n > 0 {
+		return true, nil
 	}
 	var exists bool
 	if err := sqlx.GetContext(ctx, s.db, &exists, channelExistsSQL, id); err != nil {
-		return fmt.Errorf("leave channel: %w", translate(err))
+		return false, fmt.Errorf("leave channel: %w", translate(err))
 	}
 	if !exists {
-		return notFound("Channel")
+		return false, notFound("Channel")
 	}
-	return nil
+	return false, nil
 }
 
 // directKey names the direct conversation between two users, whichever of
@@ -326,30 +339,49 @@ func (s *Store) ListMembers(ctx context.Context, actor model.UserID, id model.Co
 	return ms, nil
 }
 
-// MarkRead moves actor's read marker forward to seq, never back. Returns
-// ENotFound unless actor is a member, EInvalid (field "seq") if seq is
-// negative or beyond the conversation's last seq.
-func (s *Store) MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) error {
+// MarkRead moves actor's read marker forward to seq, never back, and reports
+// whether it moved: marking a seq at or before the marker changes nothing.
+// Returns ENotFound unless actor is a member, EInvalid (field "seq") if seq
+// is negative or beyond the conversation's last seq.
+func (s *Store) MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) (moved bool, err error) {
 	if seq < 0 {
-		return model.FieldError("seq", "must not be negative")
+		return false, model.FieldError("seq", "must not be negative")
 	}
 	res, err := s.db.ExecContext(ctx, markReadSQL, id, actor, seq)
 	if err != nil {
-		return fmt.Errorf("mark read: %w", translate(err))
+		return false, fmt.Errorf("mark read: %w", translate(err))
 	}
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
-		return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark read: %w", err)
+	}
+	if n > 0 {
+		return true, nil
 	}
 	// Nothing moved: not a member, seq too far, or the marker is already there.
 	var lastSeq int64
 	err = sqlx.GetContext(ctx, s.db, &lastSeq, memberLastSeqSQL, id, actor)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return errConversationNotFound
+		return false, errConversationNotFound
 	case err != nil:
-		return fmt.Errorf("mark read: %w", translate(err))
+		return false, fmt.Errorf("mark read: %w", translate(err))
 	case seq > lastSeq:
-		return model.FieldError("seq", "must not be beyond the conversation's last message")
+		return false, model.FieldError("seq", "must not be beyond the conversation's last message")
 	}
-	return nil
+	return false, nil
+}
+
+// ConversationIDs returns the ids of every conversation user is a member
+// of, in ascending order; none is not an error. It reads one index and is
+// what the notify Hub asks when a connection opens.
+func (s *Store) ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error) {
+	var ids []model.ConversationID
+	if err := sqlx.SelectContext(ctx, s.db, &ids, conversationIDsSQL, user); err != nil {
+		return nil, fmt.Errorf("conversation ids: %w", translate(err))
+	}
+	if ids == nil {
+		ids = []model.ConversationID{}
+	}
+	return ids, nil
 }

@@ -131,10 +131,13 @@ func TestStore_JoinChannel(t *testing.T) {
 	ch := mustChannel(t, s, "general", alice.ID)
 	mustPost(t, s, ch.ID, alice.ID, "before bob")
 
-	for i := range 2 { // twice is not an error
-		got, err := s.JoinChannel(ctx, bob.ID, ch.ID)
+	for i := range 2 { // twice is not an error, but only the first joins
+		got, joined, err := s.JoinChannel(ctx, bob.ID, ch.ID)
 		if err != nil {
 			t.Fatalf("JoinChannel #%d: %v", i+1, err)
+		}
+		if joined != (i == 0) {
+			t.Errorf("JoinChannel #%d: got joined %v, want %v", i+1, joined, i == 0)
 		}
 		// What was said before joining is not unread.
 		want := model.Conversation{ID: ch.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 1}
@@ -156,11 +159,11 @@ func TestStore_JoinChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	carol := mustUser(t, s, "carol")
-	_, err = s.JoinChannel(ctx, carol.ID, direct.ID)
+	_, _, err = s.JoinChannel(ctx, carol.ID, direct.ID)
 	checkCode(t, "JoinChannel(direct, outsider)", err, model.ENotFound)
-	_, err = s.JoinChannel(ctx, alice.ID, direct.ID)
+	_, _, err = s.JoinChannel(ctx, alice.ID, direct.ID)
 	checkCode(t, "JoinChannel(direct, member)", err, model.ENotFound)
-	_, err = s.JoinChannel(ctx, bob.ID, 9999)
+	_, _, err = s.JoinChannel(ctx, bob.ID, 9999)
 	checkCode(t, "JoinChannel(unknown)", err, model.ENotFound)
 }
 
@@ -171,9 +174,13 @@ func TestStore_LeaveChannel(t *testing.T) {
 	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
 	ch := mustChannel(t, s, "general", alice.ID, bob.ID)
 
-	for i := range 2 { // twice is not an error
-		if err := s.LeaveChannel(ctx, bob.ID, ch.ID); err != nil {
+	for i := range 2 { // twice is not an error, but only the first leaves
+		left, err := s.LeaveChannel(ctx, bob.ID, ch.ID)
+		if err != nil {
 			t.Fatalf("LeaveChannel #%d: %v", i+1, err)
+		}
+		if left != (i == 0) {
+			t.Errorf("LeaveChannel #%d: got left %v, want %v", i+1, left, i == 0)
 		}
 	}
 	_, err := s.GetConversation(ctx, bob.ID, ch.ID)
@@ -182,12 +189,14 @@ func TestStore_LeaveChannel(t *testing.T) {
 		t.Errorf("GetConversation by a remaining member: got %v, want nil", err)
 	}
 
-	checkCode(t, "LeaveChannel(unknown)", s.LeaveChannel(ctx, bob.ID, 9999), model.ENotFound)
+	_, err = s.LeaveChannel(ctx, bob.ID, 9999)
+	checkCode(t, "LeaveChannel(unknown)", err, model.ENotFound)
 	direct, _, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCode(t, "LeaveChannel(direct)", s.LeaveChannel(ctx, bob.ID, direct.ID), model.ENotFound)
+	_, err = s.LeaveChannel(ctx, bob.ID, direct.ID)
+	checkCode(t, "LeaveChannel(direct)", err, model.ENotFound)
 	if _, err := s.GetConversation(ctx, bob.ID, direct.ID); err != nil {
 		t.Errorf("GetConversation(direct) after trying to leave it: got %v, want nil", err)
 	}
@@ -328,7 +337,7 @@ func TestStore_ListConversations(t *testing.T) {
 		t.Errorf("ListConversations (-want +got):\n%s", diff)
 	}
 
-	if err := s.MarkRead(ctx, alice.ID, general.ID, 1); err != nil {
+	if _, err := s.MarkRead(ctx, alice.ID, general.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
@@ -391,7 +400,7 @@ func TestStore_ListMembers(t *testing.T) {
 	ch := mustChannel(t, s, "general", carol.ID)
 	clk.Advance(time.Minute)
 	for _, u := range []model.UserID{bob.ID, alice.ID} {
-		if _, err := s.JoinChannel(ctx, u, ch.ID); err != nil {
+		if _, _, err := s.JoinChannel(ctx, u, ch.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -439,21 +448,25 @@ func TestStore_MarkRead(t *testing.T) {
 		actor      model.UserID
 		seq        int64
 		want       model.Code
+		wantMoved  bool
 		wantUnread int64
 	}{
-		{"Forward", bob.ID, 3, "", 2},
-		{"Same", bob.ID, 3, "", 2},
-		{"NeverBack", bob.ID, 1, "", 2},
-		{"Zero", bob.ID, 0, "", 2},
-		{"ToLast", bob.ID, 5, "", 0},
-		{"ErrBeyondLast", bob.ID, 6, model.EInvalid, 0},
-		{"ErrNegative", bob.ID, -1, model.EInvalid, 0},
-		{"ErrNotMember", carol.ID, 1, model.ENotFound, 0},
+		{"Forward", bob.ID, 3, "", true, 2},
+		{"Same", bob.ID, 3, "", false, 2},
+		{"NeverBack", bob.ID, 1, "", false, 2},
+		{"Zero", bob.ID, 0, "", false, 2},
+		{"ToLast", bob.ID, 5, "", true, 0},
+		{"ErrBeyondLast", bob.ID, 6, model.EInvalid, false, 0},
+		{"ErrNegative", bob.ID, -1, model.EInvalid, false, 0},
+		{"ErrNotMember", carol.ID, 1, model.ENotFound, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.MarkRead(ctx, tt.actor, ch.ID, tt.seq)
+			moved, err := s.MarkRead(ctx, tt.actor, ch.ID, tt.seq)
 			checkCode(t, "MarkRead", err, tt.want)
+			if moved != tt.wantMoved {
+				t.Errorf("MarkRead(%d): got moved %v, want %v", tt.seq, moved, tt.wantMoved)
+			}
 			if tt.want == model.EInvalid {
 				var e *model.Error
 				if !errors.As(err, &e) || e.Fields["seq"] == "" {
@@ -465,5 +478,44 @@ func TestStore_MarkRead(t *testing.T) {
 			}
 		})
 	}
-	checkCode(t, "MarkRead(unknown conversation)", s.MarkRead(ctx, bob.ID, 9999, 0), model.ENotFound)
+	_, err := s.MarkRead(ctx, bob.ID, 9999, 0)
+	checkCode(t, "MarkRead(unknown conversation)", err, model.ENotFound)
+}
+
+func TestStore_ConversationIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+	general := mustChannel(t, s, "general", alice.ID, bob.ID)
+	random := mustChannel(t, s, "random", bob.ID)
+	direct, _, err := s.GetOrCreateDirect(ctx, bob.ID, carol.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaveChannel(ctx, alice.ID, general.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		user model.UserID
+		want []model.ConversationID
+	}{
+		{"Several", bob.ID, []model.ConversationID{general.ID, random.ID, direct.ID}},
+		{"Direct", carol.ID, []model.ConversationID{direct.ID}},
+		{"LeftAll", alice.ID, []model.ConversationID{}},
+		{"NoSuchUser", 9999, []model.ConversationID{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ConversationIDs(ctx, tt.user)
+			if err != nil {
+				t.Fatalf("ConversationIDs(%d): %v", tt.user, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ConversationIDs(%d) (-want +got):\n%s", tt.user, diff)
+			}
+		})
+	}
 }

@@ -75,7 +75,7 @@ func mustChannel(t *testing.T, s *db.Store, name string, owner model.UserID, mem
 		t.Fatalf("CreateChannel(%q): %v", name, err)
 	}
 	for _, m := range members {
-		if _, err := s.JoinChannel(context.Background(), m, c.ID); err != nil {
+		if _, _, err := s.JoinChannel(context.Background(), m, c.ID); err != nil {
 			t.Fatalf("JoinChannel(%d, %d): %v", m, c.ID, err)
 		}
 	}

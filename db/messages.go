@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -73,6 +74,24 @@ WHERE msg.id = $1 AND (
 	OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))
 RETURNING msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
 )
+
+// Replaying what a client missed (ListMessagesAfterID) walks the primary
+// key from the client's last message id, through a bounded window of ids, and
+// keeps the messages of the actor's conversations.
+const (
+	// messagesAfterIDSQL: the first $3 messages with $2 < id <= $4 in
+	// conversations $1 is a member of, by id.
+	messagesAfterIDSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages
+WHERE id > $2 AND id <= $4 AND conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1)
+ORDER BY id LIMIT $3`
+
+	messagesBeyondSQL = `SELECT EXISTS (SELECT 1 FROM messages WHERE id > $1)`
+)
+
+// ReplayWindow is how many message ids past its starting point
+// ListMessagesAfterID looks through, in all conversations together, so that
+// one call costs the same however long ago the client lost touch.
+const ReplayWindow = 10000
 
 type messageRow struct {
 	ID             int64          `db:"id"`
@@ -277,4 +296,31 @@ func (s *Store) DeleteMessage(ctx context.Context, actor model.UserID, id model.
 		return model.Message{}, err
 	}
 	return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender or an admin may delete a message."}
+}
+
+// ListMessagesAfterID returns up to limit messages (15 when zero, at most
+// model.MaxPageLimit) with ids greater than after, in the conversations actor
+// is a member of now, by ascending id. Within a conversation that is seq
+// order. It looks no further than ReplayWindow ids past after; more reports
+// that other messages may follow, because more than limit matched or
+// messages exist beyond the window.
+func (s *Store) ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error) {
+	limit = pageLimit(limit)
+	after = max(after, 0)
+	end := model.MessageID(math.MaxInt64)
+	if after < end-ReplayWindow {
+		end = after + ReplayWindow
+	}
+	var rows []messageRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, messagesAfterIDSQL, actor, after, limit+1, end); err != nil {
+		return nil, false, fmt.Errorf("list messages after id: %w", translate(err))
+	}
+	if len(rows) > limit {
+		return toModelMessages(rows[:limit]), true, nil
+	}
+	var beyond bool
+	if err := sqlx.GetContext(ctx, s.db, &beyond, messagesBeyondSQL, end); err != nil {
+		return nil, false, fmt.Errorf("list messages after id: %w", translate(err))
+	}
+	return toModelMessages(rows), beyond, nil
 }

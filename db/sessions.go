@@ -36,7 +36,7 @@ FOR UPDATE OF t`
 	revokeSessionByTokenSQL = `UPDATE sessions s SET revoked_at = coalesce(s.revoked_at, $2)
 FROM refresh_tokens t
 WHERE t.hash = $1 AND t.session_id = s.id AND t.expires_at > $2
-RETURNING s.id`
+RETURNING s.id, s.user_id`
 
 	sessionActiveSQL = `SELECT revoked_at IS NULL FROM sessions WHERE id = $1`
 )
@@ -60,7 +60,8 @@ func (s *Store) CreateSession(ctx context.Context, user model.UserID, first mode
 // the same session, returning the session's user. Returns EUnauthenticated if
 // old is unknown, expired (by Store.Now), or its session revoked; if old was
 // already used, it also revokes the whole session, because reuse means the
-// token leaked.
+// token leaked, and then returns that session and its user along with the
+// error, so the caller can end what the session still has open.
 func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next model.RefreshToken) (model.UserID, model.SessionID, error) {
 	now := s.now()
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -91,7 +92,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next model.R
 		if err := tx.Commit(); err != nil {
 			return 0, 0, fmt.Errorf("revoke reused session: %w", err)
 		}
-		return 0, 0, errBadRefreshToken
+		return model.UserID(row.UserID), model.SessionID(row.SessionID), errBadRefreshToken
 	case !now.Before(row.ExpiresAt):
 		return 0, 0, errBadRefreshToken
 	}
@@ -109,18 +110,21 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old []byte, next model.R
 }
 
 // RevokeSessionByRefreshToken ends the login that the token with this hash
-// belongs to; revoking twice is not an error. Returns EUnauthenticated if the
-// token is unknown or expired.
-func (s *Store) RevokeSessionByRefreshToken(ctx context.Context, hash []byte) (model.SessionID, error) {
-	var id int64
-	err := sqlx.GetContext(ctx, s.db, &id, revokeSessionByTokenSQL, hash, s.now())
+// belongs to, returning its user and id; revoking twice is not an error.
+// Returns EUnauthenticated if the token is unknown or expired.
+func (s *Store) RevokeSessionByRefreshToken(ctx context.Context, hash []byte) (model.UserID, model.SessionID, error) {
+	var row struct {
+		ID     int64 `db:"id"`
+		UserID int64 `db:"user_id"`
+	}
+	err := sqlx.GetContext(ctx, s.db, &row, revokeSessionByTokenSQL, hash, s.now())
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, errBadRefreshToken
+		return 0, 0, errBadRefreshToken
 	case err != nil:
-		return 0, fmt.Errorf("revoke session: %w", translate(err))
+		return 0, 0, fmt.Errorf("revoke session: %w", translate(err))
 	}
-	return model.SessionID(id), nil
+	return model.UserID(row.UserID), model.SessionID(row.ID), nil
 }
 
 // SessionActive reports whether the session exists and has not been revoked.

@@ -85,19 +85,26 @@ func TestStore_RotateRefreshToken(t *testing.T) {
 		if _, _, err := s.RotateRefreshToken(ctx, token("reuse1", exp).Hash, token("reuse2", exp)); err != nil {
 			t.Fatalf("first rotation: %v", err)
 		}
-		_, _, err = s.RotateRefreshToken(ctx, token("reuse1", exp).Hash, token("reuse3", exp))
+		user, revoked, err := s.RotateRefreshToken(ctx, token("reuse1", exp).Hash, token("reuse3", exp))
 		checkCode(t, "RotateRefreshToken(used)", err, model.EUnauthenticated)
+		if user != alice.ID || revoked != session {
+			t.Errorf("RotateRefreshToken(used): got (%d, %d), want the revoked (%d, %d)", user, revoked, alice.ID, session)
+		}
 		checkActive(t, s, session, false)
-		// Even the newest token of the session is dead now.
-		_, _, err = s.RotateRefreshToken(ctx, token("reuse2", exp).Hash, token("reuse4", exp))
+		// Even the newest token of the session is dead now; the session
+		// was already revoked, so this call revokes nothing.
+		user, revoked, err = s.RotateRefreshToken(ctx, token("reuse2", exp).Hash, token("reuse4", exp))
 		checkCode(t, "RotateRefreshToken(newest after reuse)", err, model.EUnauthenticated)
+		if user != 0 || revoked != 0 {
+			t.Errorf("RotateRefreshToken(newest after reuse): got (%d, %d), want (0, 0)", user, revoked)
+		}
 	})
 
 	t.Run("ErrRevoked", func(t *testing.T) {
 		if _, err := s.CreateSession(ctx, alice.ID, token("rev1", exp)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RevokeSessionByRefreshToken(ctx, token("rev1", exp).Hash); err != nil {
+		if _, _, err := s.RevokeSessionByRefreshToken(ctx, token("rev1", exp).Hash); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := s.RotateRefreshToken(ctx, token("rev1", exp).Hash, token("rev2", exp))
@@ -160,17 +167,17 @@ func TestStore_RevokeSessionByRefreshToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 { // twice is not an error
-		got, err := s.RevokeSessionByRefreshToken(ctx, token("t1", exp).Hash)
+		user, got, err := s.RevokeSessionByRefreshToken(ctx, token("t1", exp).Hash)
 		if err != nil {
 			t.Fatalf("RevokeSessionByRefreshToken #%d: %v", i+1, err)
 		}
-		if got != session {
-			t.Errorf("RevokeSessionByRefreshToken #%d: got session %d, want %d", i+1, got, session)
+		if user != alice.ID || got != session {
+			t.Errorf("RevokeSessionByRefreshToken #%d: got (%d, %d), want (%d, %d)", i+1, user, got, alice.ID, session)
 		}
 	}
 	checkActive(t, s, session, false)
 
-	_, err = s.RevokeSessionByRefreshToken(ctx, token("unknown", exp).Hash)
+	_, _, err = s.RevokeSessionByRefreshToken(ctx, token("unknown", exp).Hash)
 	checkCode(t, "RevokeSessionByRefreshToken(unknown)", err, model.EUnauthenticated)
 
 	other, err := s.CreateSession(ctx, alice.ID, token("t2", t0.Add(time.Minute)))
@@ -178,7 +185,7 @@ func TestStore_RevokeSessionByRefreshToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(2 * time.Minute)
-	_, err = s.RevokeSessionByRefreshToken(ctx, token("t2", t0.Add(time.Minute)).Hash)
+	_, _, err = s.RevokeSessionByRefreshToken(ctx, token("t2", t0.Add(time.Minute)).Hash)
 	checkCode(t, "RevokeSessionByRefreshToken(expired)", err, model.EUnauthenticated)
 	checkActive(t, s, other, true)
 }
