@@ -161,8 +161,9 @@ func (req refreshRequest) hash() ([]byte, error) {
 	return auth.HashRefreshToken(req.RefreshToken), nil
 }
 
-// handleRefresh serves POST /api/v1/auth/refresh.
-func handleRefresh(cfg Config, store Store) handlerFunc {
+// handleRefresh serves POST /api/v1/auth/refresh. A reused refresh token
+// revokes its login, whose live connections are then closed.
+func handleRefresh(cfg Config, store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[refreshRequest](w, r)
 		if err != nil {
@@ -175,6 +176,9 @@ func handleRefresh(cfg Config, store Store) handlerFunc {
 		refresh, stored := auth.NewRefreshToken(cfg.Now())
 		userID, session, err := store.RotateRefreshToken(r.Context(), old, stored)
 		if err != nil {
+			if session != 0 { // reuse: the store revoked this login
+				closeSession(r, notifier, userID, session, reasonLoginRevoked)
+			}
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		user, err := store.GetUser(r.Context(), userID)
@@ -189,8 +193,9 @@ func handleRefresh(cfg Config, store Store) handlerFunc {
 	}
 }
 
-// handleLogout serves POST /api/v1/auth/logout.
-func handleLogout(store Store) handlerFunc {
+// handleLogout serves POST /api/v1/auth/logout. The login's live
+// connections are closed too.
+func handleLogout(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[refreshRequest](w, r)
 		if err != nil {
@@ -200,9 +205,11 @@ func handleLogout(store Store) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := store.RevokeSessionByRefreshToken(r.Context(), hash); err != nil {
+		user, session, err := store.RevokeSessionByRefreshToken(r.Context(), hash)
+		if err != nil {
 			return fmt.Errorf("revoke session: %w", err)
 		}
+		closeSession(r, notifier, user, session, reasonLoggedOut)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

@@ -26,8 +26,9 @@ func toChannelResponse(c model.Channel) channelResponse {
 	}
 }
 
-// handleChannelCreate serves POST /api/v1/channels.
-func handleChannelCreate(store Store) handlerFunc {
+// handleChannelCreate serves POST /api/v1/channels. The creator's live
+// connections are told they joined, so they receive the channel's events.
+func handleChannelCreate(store Store, notifier Notifier) handlerFunc {
 	type request struct {
 		Name  string `json:"name"`
 		Topic string `json:"topic"`
@@ -41,10 +42,12 @@ func handleChannelCreate(store Store) handlerFunc {
 		if err := c.Normalize(); err != nil {
 			return err
 		}
-		conv, err := store.CreateChannel(r.Context(), actor(r), c)
+		me := actor(r)
+		conv, err := store.CreateChannel(r.Context(), me, c)
 		if err != nil {
 			return fmt.Errorf("create channel: %w", err)
 		}
+		publish(r, notifier, model.ConversationJoined(me, conv.ID))
 		return encode(w, http.StatusCreated, toConversationResponse(conv))
 	}
 }
@@ -77,29 +80,38 @@ func handleChannelList(store Store) handlerFunc {
 }
 
 // handleChannelJoin serves PUT /api/v1/channels/{id}/members/me.
-func handleChannelJoin(store Store) handlerFunc {
+func handleChannelJoin(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.ConversationID](r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		conv, err := store.JoinChannel(r.Context(), actor(r), id)
+		me := actor(r)
+		conv, joined, err := store.JoinChannel(r.Context(), me, id)
 		if err != nil {
 			return fmt.Errorf("join channel: %w", err)
+		}
+		if joined {
+			publish(r, notifier, model.ConversationJoined(me, id), model.MemberJoined(id, me))
 		}
 		return encode(w, http.StatusOK, toConversationResponse(conv))
 	}
 }
 
 // handleChannelLeave serves DELETE /api/v1/channels/{id}/members/me.
-func handleChannelLeave(store Store) handlerFunc {
+func handleChannelLeave(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.ConversationID](r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		if err := store.LeaveChannel(r.Context(), actor(r), id); err != nil {
+		me := actor(r)
+		left, err := store.LeaveChannel(r.Context(), me, id)
+		if err != nil {
 			return fmt.Errorf("leave channel: %w", err)
+		}
+		if left {
+			publish(r, notifier, model.ConversationLeft(me, id), model.MemberLeft(id, me))
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

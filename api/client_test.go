@@ -26,6 +26,7 @@ import (
 	"parley/db"
 	"parley/db/dbtest"
 	"parley/model"
+	"parley/notify"
 	"parley/ratelimit"
 	"parley/static"
 )
@@ -55,12 +56,20 @@ var spec = sync.OnceValues(func() (routers.Router, error) {
 	return gorillamux.NewRouter(doc)
 })
 
-// server is a test server on its own fresh database.
+// server is a test server on its own fresh database, with a real notify
+// Hub on an in-memory broker for its event channel.
 type server struct {
 	url   string
 	store api.Store
 	db    *db.Store
 	logs  *logBuffer
+	hub   *notify.Hub
+}
+
+// options are what a test may change about its server.
+type options struct {
+	cfg       api.Config
+	ticketTTL time.Duration // 0: notify's default
 }
 
 // newServer starts api.NewServer on a fresh database, with generous rate
@@ -74,18 +83,42 @@ func newServer(tb testing.TB, opts ...func(*api.Config)) *server {
 // newServerWith starts api.NewServer on store, which wraps database.
 func newServerWith(tb testing.TB, database *db.Store, store api.Store, opts ...func(*api.Config)) *server {
 	tb.Helper()
-	cfg := api.Config{JWTSecret: secret, Limits: generous}
+	o := options{cfg: api.Config{JWTSecret: secret, Limits: generous}}
 	for _, opt := range opts {
-		opt(&cfg)
+		opt(&o.cfg)
 	}
+	return startServer(tb, database, store, o)
+}
+
+// startServer starts api.NewServer with o on store, which wraps database.
+func startServer(tb testing.TB, database *db.Store, store api.Store, o options) *server {
+	tb.Helper()
 	logs := &logBuffer{tb: tb}
 	if _, fuzzing := tb.(*testing.F); fuzzing {
 		logs.tb = nil // a fuzz target may not log through F
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(api.NewServer(cfg, logger, store, ratelimit.NewMemory(), static.FS))
+	presence := notify.NewMemoryPresence()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hubCfg := notify.Config{Presence: presence, PresenceRate: 10 * time.Millisecond, ShutdownPause: time.Millisecond}
+	hub, err := notify.NewHub(ctx, hubCfg, logger, notify.NewMemoryBroker(), database)
+	if err != nil {
+		tb.Fatalf("new hub: %v", err)
+	}
+	tickets := notify.NewMemoryTickets(o.ticketTTL)
+	srv := httptest.NewServer(api.NewServer(o.cfg, logger, store, ratelimit.NewMemory(), hub, tickets, presence, static.FS))
+	// Cleanups run last first: the Hub closes the event channels, so that
+	// the server has no request left to wait for.
 	tb.Cleanup(srv.Close)
-	return &server{url: srv.URL, store: store, db: database, logs: logs}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hub.Close(ctx); err != nil {
+			tb.Errorf("close hub: %v", err)
+		}
+	})
+	return &server{url: srv.URL, store: store, db: database, logs: logs, hub: hub}
 }
 
 // logBuffer keeps what the server logs, and shows it in the test's log.
@@ -336,6 +369,11 @@ type (
 	memberJSON struct {
 		userJSON
 		JoinedAt time.Time `json:"joined_at"`
+		Online   bool      `json:"online"`
+	}
+	userProfileJSON struct {
+		userJSON
+		Online bool `json:"online"`
 	}
 	messageJSON struct {
 		ID             int64      `json:"id"`

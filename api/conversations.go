@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -31,14 +32,17 @@ func toConversationResponse(c model.Conversation) conversationResponse {
 type memberResponse struct {
 	userResponse
 	JoinedAt time.Time `json:"joined_at"`
+	Online   bool      `json:"online"`
 }
 
-func toMemberResponse(m model.Member) memberResponse {
-	return memberResponse{userResponse: toUserResponse(m.User), JoinedAt: m.JoinedAt.UTC()}
+func toMemberResponse(m model.Member, online bool) memberResponse {
+	return memberResponse{userResponse: toUserResponse(m.User), JoinedAt: m.JoinedAt.UTC(), Online: online}
 }
 
-// handleDirectOpen serves POST /api/v1/conversations/direct.
-func handleDirectOpen(store Store) handlerFunc {
+// handleDirectOpen serves POST /api/v1/conversations/direct. When it
+// creates the conversation, both users' live connections are told they
+// joined it.
+func handleDirectOpen(store Store, notifier Notifier) handlerFunc {
 	type request struct {
 		UserID model.UserID `json:"user_id"`
 	}
@@ -51,13 +55,18 @@ func handleDirectOpen(store Store) handlerFunc {
 			return model.FieldError("user_id", "must be a user's id")
 		}
 		// One's direct conversation with oneself is a place for notes.
-		conv, created, err := store.GetOrCreateDirect(r.Context(), actor(r), req.UserID)
+		me := actor(r)
+		conv, created, err := store.GetOrCreateDirect(r.Context(), me, req.UserID)
 		if err != nil {
 			return fmt.Errorf("get or create direct: %w", err)
 		}
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
+			publish(r, notifier, model.ConversationJoined(me, conv.ID))
+			if req.UserID != me {
+				publish(r, notifier, model.ConversationJoined(req.UserID, conv.ID))
+			}
 		}
 		return encode(w, status, toConversationResponse(conv))
 	}
@@ -90,7 +99,7 @@ func handleConversationGet(store Store) handlerFunc {
 }
 
 // handleMemberList serves GET /api/v1/conversations/{id}/members.
-func handleMemberList(store Store) handlerFunc {
+func handleMemberList(logger *slog.Logger, store Store, presence Presence) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.ConversationID](r.PathValue("id"))
 		if err != nil {
@@ -100,12 +109,19 @@ func handleMemberList(store Store) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("list members: %w", err)
 		}
-		return encode(w, http.StatusOK, list[memberResponse]{Items: toResponses(members, toMemberResponse)})
+		ids := make([]model.UserID, len(members))
+		for i, m := range members {
+			ids[i] = m.User.ID
+		}
+		online := onlineUsers(r, logger, presence, ids)
+		items := toResponses(members, func(m model.Member) memberResponse { return toMemberResponse(m, online[m.User.ID]) })
+		return encode(w, http.StatusOK, list[memberResponse]{Items: items})
 	}
 }
 
-// handleReadMark serves PUT /api/v1/conversations/{id}/read.
-func handleReadMark(store Store) handlerFunc {
+// handleReadMark serves PUT /api/v1/conversations/{id}/read. When the
+// marker moves, the caller's connections (their other devices) are told.
+func handleReadMark(store Store, notifier Notifier) handlerFunc {
 	type request struct {
 		Seq *int64 `json:"seq"`
 	}
@@ -121,8 +137,13 @@ func handleReadMark(store Store) handlerFunc {
 		if req.Seq == nil || *req.Seq < 0 {
 			return model.FieldError("seq", "must be a seq of this conversation, or 0")
 		}
-		if err := store.MarkRead(r.Context(), actor(r), id, *req.Seq); err != nil {
+		me := actor(r)
+		moved, err := store.MarkRead(r.Context(), me, id, *req.Seq)
+		if err != nil {
 			return fmt.Errorf("mark read: %w", err)
+		}
+		if moved {
+			publish(r, notifier, model.ReadUpdated(me, id, *req.Seq))
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

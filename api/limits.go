@@ -41,12 +41,16 @@ type Limits struct {
 	// PostPerUser caps the messages one user posts. Default 10 per second
 	// with bursts of 20.
 	PostPerUser Rate
+	// TicketPerUser caps the WebSocket tickets one user asks for: one per
+	// browser (re)connect. Default 30 per minute.
+	TicketPerUser Rate
 }
 
 func (l Limits) withDefaults() Limits {
 	l.AuthPerIP = l.AuthPerIP.or(Rate{N: 30, Per: time.Minute})
 	l.AuthPerUsername = l.AuthPerUsername.or(Rate{N: 10, Per: time.Minute})
 	l.PostPerUser = l.PostPerUser.or(Rate{N: 20, Per: 2 * time.Second})
+	l.TicketPerUser = l.TicketPerUser.or(Rate{N: 30, Per: time.Minute})
 	return l
 }
 

@@ -42,7 +42,8 @@ func utc(t *time.Time) *time.Time {
 }
 
 // handleMessageCreate serves POST /api/v1/conversations/{id}/messages.
-func handleMessageCreate(cfg Config, store Store, limiter Limiter) handlerFunc {
+// A new message (not a retry) is announced to the conversation's members.
+func handleMessageCreate(cfg Config, store Store, limiter Limiter, notifier Notifier) handlerFunc {
 	type request struct {
 		Body        string `json:"body"`
 		ClientMsgID string `json:"client_msg_id"`
@@ -72,9 +73,10 @@ func handleMessageCreate(cfg Config, store Store, limiter Limiter) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("create message: %w", err)
 		}
-		status := http.StatusOK // a retry with a known client_msg_id
+		status := http.StatusOK // a retry with a known client_msg_id, announced the first time
 		if created {
 			status = http.StatusCreated
+			publish(r, notifier, model.MessageCreated(msg.ConversationID, msg.ID, msg.Seq))
 		}
 		return encode(w, status, toMessageResponse(msg))
 	}
@@ -165,7 +167,7 @@ func handleMessageGet(store Store) handlerFunc {
 }
 
 // handleMessageUpdate serves PATCH /api/v1/messages/{id}.
-func handleMessageUpdate(store Store) handlerFunc {
+func handleMessageUpdate(store Store, notifier Notifier) handlerFunc {
 	type request struct {
 		Body string `json:"body"`
 	}
@@ -185,12 +187,14 @@ func handleMessageUpdate(store Store) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("update message: %w", err)
 		}
+		publish(r, notifier, model.MessageUpdated(msg.ConversationID, msg.ID, msg.Seq))
 		return encode(w, http.StatusOK, toMessageResponse(msg))
 	}
 }
 
-// handleMessageDelete serves DELETE /api/v1/messages/{id}.
-func handleMessageDelete(store Store) handlerFunc {
+// handleMessageDelete serves DELETE /api/v1/messages/{id}. Deleting again
+// announces it again, which costs clients one refetch.
+func handleMessageDelete(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.MessageID](r.PathValue("id"))
 		if err != nil {
@@ -200,6 +204,7 @@ func handleMessageDelete(store Store) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("delete message: %w", err)
 		}
+		publish(r, notifier, model.MessageDeleted(msg.ConversationID, msg.ID, msg.Seq))
 		return encode(w, http.StatusOK, toMessageResponse(msg))
 	}
 }

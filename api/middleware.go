@@ -47,7 +47,13 @@ func requestIDFrom(ctx context.Context) string { return infoFrom(ctx).id }
 // actor returns the authenticated caller. Only handlers behind authenticate
 // may call it.
 func actor(r *http.Request) model.UserID {
-	return r.Context().Value(claimsKey).(auth.Claims).UserID
+	return login(r).UserID
+}
+
+// login returns the caller and the login session their access token
+// belongs to. Only handlers behind authenticate may call it.
+func login(r *http.Request) auth.Claims {
+	return r.Context().Value(claimsKey).(auth.Claims)
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -166,19 +172,29 @@ func cors(allowed []string) func(http.Handler) http.Handler {
 func authenticate(cfg Config, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			if !strings.EqualFold(scheme, "Bearer") || token == "" {
-				writeError(w, r, logger, model.Errorf(model.EUnauthenticated, "Send an access token as Authorization: Bearer <token>."))
-				return
-			}
-			claims, err := auth.ParseAccessToken(cfg.JWTSecret, strings.TrimSpace(token), cfg.Now())
+			claims, err := bearerClaims(w, r, cfg)
 			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
-				writeError(w, r, logger, model.Errorf(model.EUnauthenticated, "The access token is invalid or has expired."))
+				writeError(w, r, logger, err)
 				return
 			}
 			infoFrom(r.Context()).userID = claims.UserID
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, claims)))
 		})
 	}
+}
+
+// bearerClaims returns the claims of the access token in Authorization:
+// Bearer. Returns EUnauthenticated if there is none or it is not valid,
+// having set WWW-Authenticate to say which.
+func bearerClaims(w http.ResponseWriter, r *http.Request, cfg Config) (auth.Claims, error) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return auth.Claims{}, model.Errorf(model.EUnauthenticated, "Send an access token as Authorization: Bearer <token>.")
+	}
+	claims, err := auth.ParseAccessToken(cfg.JWTSecret, strings.TrimSpace(token), cfg.Now())
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+		return auth.Claims{}, model.Errorf(model.EUnauthenticated, "The access token is invalid or has expired.")
+	}
+	return claims, nil
 }

@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/coder/websocket"
@@ -42,4 +45,64 @@ type Tickets interface {
 type Presence interface {
 	// Online reports, for each of users, whether they are connected now.
 	Online(ctx context.Context, users []model.UserID) (map[model.UserID]bool, error)
+}
+
+// closeLoginEnded is the close code of a connection whose login ended
+// (logout, or a reused refresh token revoked it); asyncapi.yaml documents
+// it. Clients must not reconnect with the same credentials.
+const closeLoginEnded websocket.StatusCode = 4001
+
+// Close reasons of closeLoginEnded.
+const (
+	reasonLoggedOut    = "logged out"
+	reasonLoginRevoked = "login revoked"
+)
+
+// publish hands events to the Notifier. Call it only once the change they
+// announce has committed. It never fails the request (the Notifier logs its
+// own failures) and must reach the other instances even if the client
+// disconnects now, so it does not inherit the request's cancellation.
+func publish(r *http.Request, notifier Notifier, events ...model.Event) {
+	ctx := context.WithoutCancel(r.Context())
+	for _, ev := range events {
+		notifier.Publish(ctx, ev)
+	}
+}
+
+// closeSession closes the live connections of a login that has ended, on
+// every instance, without failing the request that ended it.
+func closeSession(r *http.Request, notifier Notifier, user model.UserID, session model.SessionID, reason string) {
+	notifier.CloseSession(context.WithoutCancel(r.Context()), user, session, closeLoginEnded, reason)
+}
+
+// errLoginEnded answers a valid access token whose login has since ended.
+var errLoginEnded = model.Errorf(model.EUnauthenticated, "This login has ended; log in again.")
+
+// requireActiveSession returns EUnauthenticated unless session is still
+// active. Access tokens stay valid until they expire, even after logout;
+// what lasts longer than a request (an event stream, a ticket for one)
+// checks the session itself.
+func requireActiveSession(ctx context.Context, store Store, session model.SessionID) error {
+	active, err := store.SessionActive(ctx, session)
+	if err != nil {
+		return fmt.Errorf("session active: %w", err)
+	}
+	if !active {
+		return errLoginEnded
+	}
+	return nil
+}
+
+// onlineUsers asks presence about users in one call. Presence is a hint:
+// when it cannot answer, the failure is logged and everyone shows offline,
+// rather than failing the request.
+func onlineUsers(r *http.Request, logger *slog.Logger, presence Presence, users []model.UserID) map[model.UserID]bool {
+	online, err := presence.Online(r.Context(), users)
+	if err != nil {
+		if r.Context().Err() == nil {
+			logger.WarnContext(r.Context(), "presence unavailable", "request_id", requestIDFrom(r.Context()), "err", err)
+		}
+		return map[model.UserID]bool{}
+	}
+	return online
 }

@@ -31,7 +31,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 		}
 	}
 
-	h := api.NewServer(api.Config{JWTSecret: secret}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ratelimit.NewMemory(), static.FS)
+	h := api.NewServer(api.Config{JWTSecret: secret}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ratelimit.NewMemory(), nil, nil, nil, static.FS)
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		switch {

@@ -1,7 +1,9 @@
 // Package api serves Parley's HTTP API: the chi router, the handlers and their
-// JSON wire types, the middleware, and the one table from error codes to HTTP
-// statuses. It declares the interfaces it consumes (Store, Limiter) and must
-// not import db, notify or cmd: cmd/parley passes the implementations in.
+// JSON wire types, the middleware, the one table from error codes to HTTP
+// statuses, and the doors to the event channel (WebSocket and Server-Sent
+// Events). It declares the interfaces it consumes (Store, Limiter, Notifier,
+// Tickets, Presence) and must not import db, notify or cmd: cmd/parley
+// passes the implementations in.
 package api
 
 import (
@@ -36,6 +38,10 @@ type Config struct {
 	Limits Limits
 	// Now tells the time that tokens are issued and checked at. Default time.Now.
 	Now func() time.Time
+	// EventsHeartbeat is how often GET /api/v1/events sends a comment when
+	// no event is due, so proxies and clients see the stream is alive.
+	// Default 15 s.
+	EventsHeartbeat time.Duration
 }
 
 // defaultHistoryLimit is the size of a history page when neither the request
@@ -50,14 +56,20 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.EventsHeartbeat <= 0 {
+		c.EventsHeartbeat = 15 * time.Second
+	}
 	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
 // NewServer returns the HTTP handler of the whole service: the API under
-// /api/v1, health checks, the OpenAPI document and its docs, and assets at /.
-// It panics if cfg.JWTSecret is shorter than auth.MinSecretLen.
-func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, assets fs.FS) http.Handler {
+// /api/v1 (the event channel included), health checks, the OpenAPI document
+// and its docs, and assets at /. Handlers publish to notifier after each
+// change commits and hand it the event channel's connections; tickets and
+// presence serve the WebSocket tickets and the users' online flags. It
+// panics if cfg.JWTSecret is shorter than auth.MinSecretLen.
+func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, notifier Notifier, tickets Tickets, presence Presence, assets fs.FS) http.Handler {
 	if len(cfg.JWTSecret) < auth.MinSecretLen {
 		panic("api: Config.JWTSecret must be at least 32 bytes")
 	}
@@ -70,6 +82,6 @@ func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, as
 		securityHeaders,
 		cors(cfg.AllowedOrigins),
 	)
-	addRoutes(r, cfg, logger, store, limiter, assets)
+	addRoutes(r, cfg, logger, deps{store: store, limiter: limiter, notifier: notifier, tickets: tickets, presence: presence}, assets)
 	return r
 }

@@ -27,11 +27,15 @@ type Store interface {
 	// in the same session, returning the session's user. Returns
 	// EUnauthenticated if old is unknown, expired, or its session revoked; if
 	// old was already used, it also revokes the whole session (reuse means
-	// the token leaked).
+	// the token leaked) and returns that session and its user along with the
+	// EUnauthenticated error.
 	RotateRefreshToken(ctx context.Context, old []byte, next model.RefreshToken) (model.UserID, model.SessionID, error)
 	// RevokeSessionByRefreshToken ends the login that the token with this hash
-	// belongs to. Returns EUnauthenticated if the token is unknown or expired.
-	RevokeSessionByRefreshToken(ctx context.Context, hash []byte) (model.SessionID, error)
+	// belongs to, returning its user and id. Returns EUnauthenticated if the
+	// token is unknown or expired.
+	RevokeSessionByRefreshToken(ctx context.Context, hash []byte) (model.UserID, model.SessionID, error)
+	// SessionActive reports whether the session exists and is not revoked.
+	SessionActive(ctx context.Context, id model.SessionID) (bool, error)
 
 	// CreateChannel creates a channel with actor as its first member.
 	// Returns EConflict if the name is taken, whatever its case.
@@ -39,12 +43,14 @@ type Store interface {
 	// ListChannels returns up to f.Limit channels ordered by lowercased name,
 	// and whether more follow.
 	ListChannels(ctx context.Context, actor model.UserID, f model.ChannelFilter) ([]model.Channel, bool, error)
-	// JoinChannel makes actor a member; joining twice is not an error.
-	// Returns ENotFound if id is not a channel.
-	JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error)
-	// LeaveChannel ends actor's membership; leaving twice is not an error.
-	// Returns ENotFound if id is not a channel.
-	LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) error
+	// JoinChannel makes actor a member; joining twice is not an error, and
+	// joined reports whether this call added them. Returns ENotFound if id is
+	// not a channel.
+	JoinChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (c model.Conversation, joined bool, err error)
+	// LeaveChannel ends actor's membership; leaving twice is not an error,
+	// and left reports whether this call ended it. Returns ENotFound if id is
+	// not a channel.
+	LeaveChannel(ctx context.Context, actor model.UserID, id model.ConversationID) (left bool, err error)
 	// GetOrCreateDirect returns the one direct conversation between actor and
 	// other, creating it if needed (created reports which). Returns ENotFound
 	// if other does not exist.
@@ -57,10 +63,10 @@ type Store interface {
 	// ListMembers returns the members ordered by lowercased username.
 	// Returns ENotFound unless actor is a member.
 	ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID) ([]model.Member, error)
-	// MarkRead moves actor's read marker forward to seq (never back).
-	// Returns ENotFound unless actor is a member, EInvalid (field "seq") if
-	// seq is beyond the conversation's last seq.
-	MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) error
+	// MarkRead moves actor's read marker forward to seq (never back) and
+	// reports whether it moved. Returns ENotFound unless actor is a member,
+	// EInvalid (field "seq") if seq is beyond the conversation's last seq.
+	MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) (moved bool, err error)
 
 	// CreateMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
 	// with the conversation's next seq, filling in the rest. If m.ClientMsgID
@@ -72,6 +78,11 @@ type Store interface {
 	// messages exist in the direction paged. Returns ENotFound unless actor
 	// is a member.
 	ListMessages(ctx context.Context, actor model.UserID, f model.HistoryFilter) ([]model.Message, bool, error)
+	// ListMessagesAfterID returns up to limit messages with ids greater than
+	// after in the conversations actor is a member of, by ascending id, and
+	// whether more may follow (more than limit, or too many newer messages
+	// in all conversations to search through in one call).
+	ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error)
 	// GetMessage returns ENotFound unless actor is a member of its conversation.
 	GetMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error)
 	// GetMessages returns those of ids that actor may read, in ascending id

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -84,8 +85,14 @@ func handleUserList(store Store) handlerFunc {
 	}
 }
 
+// userProfileResponse is a user and whether they are connected now.
+type userProfileResponse struct {
+	userResponse
+	Online bool `json:"online"`
+}
+
 // handleUserGet serves GET /api/v1/users/{id}.
-func handleUserGet(store Store) handlerFunc {
+func handleUserGet(logger *slog.Logger, store Store, presence Presence) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.UserID](r.PathValue("id"))
 		if err != nil {
@@ -95,6 +102,7 @@ func handleUserGet(store Store) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("get user: %w", err)
 		}
-		return encode(w, http.StatusOK, toUserResponse(user))
+		online := onlineUsers(r, logger, presence, []model.UserID{user.ID})
+		return encode(w, http.StatusOK, userProfileResponse{userResponse: toUserResponse(user), Online: online[user.ID]})
 	}
 }

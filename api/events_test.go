@@ -1,0 +1,241 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"parley/api"
+	"parley/db"
+	"parley/db/dbtest"
+	"parley/model"
+	"parley/notify"
+)
+
+// TestEvents_Stream checks that Server-Sent Events carry the frames a
+// WebSocket gets, with ids on message.created.
+func TestEvents_Stream(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	general := alice.channel("general")
+	secret := alice.channel("secret")
+	bob.put(fmt.Sprintf("/api/v1/channels/%d/members/me", general), nil).want(http.StatusOK)
+	sse, ws := bob.stream(t, ""), bob.dial(t)
+
+	if got := sse.header.Get("Content-Type"); got != "text/event-stream" {
+		t.Errorf("got Content-Type %q, want text/event-stream", got)
+	}
+	if got := sse.header.Get("Cache-Control"); got != "no-cache" {
+		t.Errorf("got Cache-Control %q, want no-cache", got)
+	}
+	if ms, err := strconv.Atoi(sse.retry); err != nil || ms < 2000 || ms > 5000 {
+		t.Errorf("got retry %q, want 2000 to 5000 ms", sse.retry)
+	}
+
+	alice.send(secret, "not for bob")
+	m := alice.send(general, "for bob")
+	e := decodeJSON[messageJSON](alice.patch(fmt.Sprintf("/api/v1/messages/%d", m.ID), map[string]string{"body": "edited"}).want(http.StatusOK))
+	for _, c := range []*frames{sse.frames, ws.frames} {
+		c.want(created(m), updated(e))
+	}
+	if got := sse.nextID(); got != strconv.FormatInt(m.ID, 10) {
+		t.Errorf("got id %q, want the message id %d", got, m.ID)
+	}
+}
+
+func TestEvents_Heartbeat(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(cfg *api.Config) { cfg.EventsHeartbeat = 10 * time.Millisecond })
+	sse := s.register(t, "bob").stream(t, "")
+	select {
+	case <-sse.comments:
+	case <-time.After(eventWait):
+		t.Fatal("no heartbeat comment")
+	}
+}
+
+// TestEvents_Resume checks that a stream resumed with Last-Event-ID gets
+// exactly what was posted in the user's conversations meanwhile, then the
+// live events.
+func TestEvents_Resume(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	general := alice.channel("general")
+	secret := alice.channel("secret")
+	direct := alice.direct(bob)
+	bob.put(fmt.Sprintf("/api/v1/channels/%d/members/me", general), nil).want(http.StatusOK)
+
+	sse := bob.stream(t, "")
+	m1, m2 := alice.send(general, "one"), alice.send(direct, "two")
+	sse.want(created(m1), created(m2))
+	sse.nextID()
+	last := sse.nextID()
+	sse.close()
+
+	m3 := alice.send(general, "three")
+	alice.send(secret, "not for bob")
+	m4 := alice.send(direct, "four")
+	m5 := alice.send(general, "five")
+
+	sse = bob.stream(t, last)
+	sse.want(created(m3), created(m4), created(m5))
+	for _, m := range []messageJSON{m3, m4, m5} {
+		if got := sse.nextID(); got != strconv.FormatInt(m.ID, 10) {
+			t.Errorf("got id %q, want %d", got, m.ID)
+		}
+	}
+	m6 := alice.send(direct, "six")
+	sse.want(created(m6))
+
+	t.Run("UpToDate", func(t *testing.T) {
+		sse := bob.in(t).stream(t, strconv.FormatInt(m6.ID, 10))
+		m7 := alice.in(t).send(general, "seven")
+		sse.want(created(m7))
+	})
+	t.Run("BadCursor", func(t *testing.T) {
+		sse := bob.in(t).stream(t, "not-a-cursor")
+		sse.want(resync())
+	})
+	t.Run("TooMuchMissed", func(t *testing.T) {
+		from := alice.in(t).send(general, "from here")
+		for i := range 101 { // one more than a resumed stream replays
+			alice.in(t).send(general, strconv.Itoa(i))
+		}
+		sse := bob.in(t).stream(t, strconv.FormatInt(from.ID, 10))
+		sse.want(resync())
+		m := alice.in(t).send(general, "live again")
+		sse.want(created(m))
+	})
+}
+
+// TestEvents_NoGapNoDuplicate reconnects a stream again and again while
+// messages are posted, and checks that it hears of every message exactly
+// once.
+func TestEvents_NoGapNoDuplicate(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	conv := alice.direct(bob)
+	const n, perStream = 60, 7
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		body := []byte(`{"body":"m"}`)
+		for range n {
+			req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/conversations/%d/messages", s.url, conv), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+alice.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("post: %v", err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Errorf("post: got %d, want 201", resp.StatusCode)
+				return
+			}
+		}
+	})
+	defer wg.Wait()
+
+	seen := map[int64]int{}
+	var got []int64
+	last := ""
+	for len(got) < n {
+		sse := bob.stream(t, last)
+		for k := 0; k < perStream && len(got) < n; k++ {
+			f := sse.next()
+			if f.Type != "message.created" {
+				t.Fatalf("got %v, want message.created", f)
+			}
+			seen[f.Seq]++
+			got = append(got, f.Seq)
+			last = sse.nextID()
+		}
+		sse.close()
+	}
+	want := make([]int64, n)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("seqs heard, in order (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvents_Refused checks the answers before a stream opens.
+func TestEvents_Refused(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.client(t).get("/api/v1/events").wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
+	r := s.client(t).as("not-a-token").get("/api/v1/events")
+	r.wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
+	var e map[string]any
+	if json.Unmarshal(r.Body, &e) != nil {
+		t.Errorf("got %s, want a JSON error", r.Body)
+	}
+}
+
+// seamStore posts a message, and publishes it, just before a resumed
+// stream looks for what it missed: the message is then both replayed and
+// live, as when it commits at the wrong moment.
+type seamStore struct {
+	api.Store
+	db  *db.Store
+	hub atomic.Pointer[notify.Hub]
+
+	mu     sync.Mutex
+	armed  *model.Message // posted on the next ListMessagesAfterID
+	posted chan model.Message
+}
+
+func (s *seamStore) ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error) {
+	s.mu.Lock()
+	m := s.armed
+	s.armed = nil
+	s.mu.Unlock()
+	if m != nil {
+		if _, err := s.db.CreateMessage(ctx, m); err != nil {
+			return nil, false, err
+		}
+		s.hub.Load().Publish(ctx, model.MessageCreated(m.ConversationID, m.ID, m.Seq))
+		s.posted <- *m
+	}
+	return s.Store.ListMessagesAfterID(ctx, actor, after, limit)
+}
+
+func TestEvents_ResumeSeam(t *testing.T) {
+	t.Parallel()
+	database := dbtest.New(t)
+	store := &seamStore{Store: database, db: database, posted: make(chan model.Message, 1)}
+	s := startServer(t, database, store, options{cfg: api.Config{JWTSecret: secret, Limits: generous}})
+	store.hub.Store(s.hub)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	conv := alice.direct(bob)
+
+	sse := bob.stream(t, "")
+	sse.want(created(alice.send(conv, "one")))
+	last := sse.nextID()
+	sse.close()
+	missed := alice.send(conv, "two")
+
+	store.mu.Lock()
+	store.armed = &model.Message{ConversationID: model.ConversationID(conv), SenderID: model.UserID(alice.ID), Body: "at the seam"}
+	store.mu.Unlock()
+	sse = bob.stream(t, last)
+	seam := <-store.posted
+	sse.want(created(missed), eventFrame{Type: "message.created", ConversationID: conv, MessageID: int64(seam.ID), Seq: seam.Seq})
+	sse.want(created(alice.send(conv, "four"))) // and not the seam's message again
+}
