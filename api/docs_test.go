@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"parley"
+	"parley/api"
 	"parley/db/dbtest"
 	"parley/model"
 )
@@ -23,6 +25,19 @@ func TestHealth(t *testing.T) {
 	}
 	if got := decodeJSON[map[string]string](c.get("/readyz").want(http.StatusServiceUnavailable)); got["status"] != "unavailable" {
 		t.Errorf("got %v, want status unavailable", got)
+	}
+	c.get("/healthz").want(http.StatusOK)
+}
+
+func TestHealth_Draining(t *testing.T) {
+	t.Parallel()
+	var draining atomic.Bool
+	s := newServer(t, func(cfg *api.Config) { cfg.Draining = draining.Load })
+	c := s.client(t)
+	c.get("/readyz").want(http.StatusOK)
+	draining.Store(true)
+	if got := decodeJSON[map[string]string](c.get("/readyz").want(http.StatusServiceUnavailable)); got["status"] != "unavailable" {
+		t.Errorf("got %v, want status unavailable while draining", got)
 	}
 	c.get("/healthz").want(http.StatusOK)
 }

@@ -19,9 +19,13 @@ func handleHealthz(w http.ResponseWriter, _ *http.Request) error {
 	return encode(w, http.StatusOK, healthResponse{Status: "ok"})
 }
 
-// handleReadyz serves GET /readyz: the database answers.
-func handleReadyz(logger *slog.Logger, store Store) handlerFunc {
+// handleReadyz serves GET /readyz: the server is not shutting down and the
+// database answers.
+func handleReadyz(draining func() bool, logger *slog.Logger, store Store) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if draining() {
+			return encode(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable"})
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {

@@ -54,7 +54,7 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 		r.Method(http.MethodGet, "/ws", h(handleWebSocket(cfg, logger, store, d.notifier, d.tickets)))
 	})
 	r.Method(http.MethodGet, "/healthz", h(handleHealthz))
-	r.Method(http.MethodGet, "/readyz", h(handleReadyz(logger, store)))
+	r.Method(http.MethodGet, "/readyz", h(handleReadyz(cfg.Draining, logger, store)))
 	r.Method(http.MethodGet, "/openapi.yaml", http.HandlerFunc(handleOpenAPI))
 	r.Method(http.MethodGet, "/docs", handleDocs(assets))
 

@@ -42,6 +42,10 @@ type Config struct {
 	// no event is due, so proxies and clients see the stream is alive.
 	// Default 15 s.
 	EventsHeartbeat time.Duration
+	// Draining reports that the server is shutting down; /readyz then
+	// answers 503 so load balancers send new clients elsewhere while the
+	// requests in flight finish. Default: never draining.
+	Draining func() bool
 }
 
 // defaultHistoryLimit is the size of a history page when neither the request
@@ -58,6 +62,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EventsHeartbeat <= 0 {
 		c.EventsHeartbeat = 15 * time.Second
+	}
+	if c.Draining == nil {
+		c.Draining = func() bool { return false }
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
