@@ -17,9 +17,10 @@
 #
 # Settings (environment): BENCH_DURATION (seconds each phase is measured,
 # default 15), BENCH_WARMUP (seconds of unmeasured load before each, default 3),
-# BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
+# BENCH_REDIS (1, the default: the server uses the Redis via REDIS_URL; 0: it
+# runs alone), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
 # "&binary_parameters=yes", to try driver settings), GO (default go).
-set -euo pipefail
+set -Eeuo pipefail
 . "$(dirname "$0")/services.sh"
 
 [ $# -eq 1 ] || die "usage: scripts/bench.sh BINARY"
@@ -45,7 +46,7 @@ server_pid='' child='' show_log=1
 cleanup() {
 	local status=$?
 	set +e
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM ERR
 	[ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
 	if [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null; then
 		wait "$server_pid" 2>/dev/null || true
@@ -60,6 +61,7 @@ cleanup() {
 	exit "$status"
 }
 trap cleanup EXIT
+trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -79,6 +81,15 @@ pg_start "$dir/pg" "$dir/sock"
 redis_start "$dir"
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 
+# With REDIS_URL the server runs as one of several instances would: rate
+# limits, fan-out and presence go through Redis. BENCH_REDIS=0 benches a
+# lone instance, which keeps them in memory.
+redis_url='' cpu_procs='' mode='alone (BENCH_REDIS=0)'
+if [ "${BENCH_REDIS:-1}" = 1 ]; then
+	redis_url="redis://127.0.0.1:$REDIS_PORT/0"
+	cpu_procs=",redis=$REDIS_PID"
+	mode='with Redis'
+fi
 port=$(free_port)
 url="http://127.0.0.1:$port"
 # The secret is generated for this run and passed in the environment only.
@@ -89,7 +100,7 @@ url="http://127.0.0.1:$port"
 env DATABASE_URL="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}" \
 	PARLEY_ADDR="127.0.0.1:$port" \
 	PARLEY_JWT_SECRET="$(head -c 48 /dev/urandom | base64 -w0)" \
-	PARLEY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+	REDIS_URL="$redis_url" \
 	PARLEY_SHUTDOWN_TIMEOUT=5s \
 	"$bin" serve --rate-auth-ip=1000000/1s --rate-auth-username=1000000/1s --rate-post=1000000/1s \
 	>"$dir/server.log" 2>&1 &
@@ -101,12 +112,12 @@ until curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; do
 	[ "$SECONDS" -lt "$deadline" ] || die "the server was not ready within 30s"
 	sleep 0.1
 done
-say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase"
+say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase (load average $(cut -d" " -f1 /proc/loadavg))"
 
 postmaster=$(head -1 "$dir/pg/postmaster.pid")
 in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" \
 	-duration "${duration}s" -warmup "${warmup}s" -body "$body" \
-	-cpu "server=$server_pid,postgres=$postmaster" >"$dir/bench.out"
+	-cpu "server=$server_pid,postgres=$postmaster$cpu_procs" >"$dir/bench.out"
 grep -v '^BENCH ' "$dir/bench.out" || true
 
 # field PHASE KEY prints KEY's value from parley-bench's "BENCH PHASE …" line.
@@ -134,7 +145,7 @@ cluster_cpu_us() {
 	# shellcheck disable=SC2086 # one path per child
 	{
 		awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$postmaster/stat"
-		for c in $children; do awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$c/stat" 2>/dev/null; done
+		for c in $children; do awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$c/stat" 2>/dev/null || true; done
 	} | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%d", t * 1e6 / hz }'
 }
 
@@ -200,7 +211,8 @@ ratio_row() {
 	printf "$row" "$1" "$2" "$3" "$ratio" ">= $4" "$verdict"
 }
 echo
-echo "make bench: $clients clients, ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability, $(nproc) CPUs"
+echo "make bench: $clients clients, ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability," \
+	"server $mode, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2059
 printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
 ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
@@ -211,13 +223,14 @@ echo
 # Where the CPU went: on 2 CPUs shared by everything, the ratio of these
 # totals is what the throughput ratio tends to when both sides are CPU-bound,
 # and unlike throughput it hardly moves when something else loads the box.
-cpu='%-26s %8s %9s %7s %7s\n'
+cpu='%-26s %8s %9s %7s %7s %7s\n'
 # shellcheck disable=SC2059
-printf "$cpu" "CPU us per request" server postgres client total
+printf "$cpu" "CPU us per request" server postgres redis client total
 for phase in post history pgbench-post pgbench-history pgbench-insert; do
-	sv=$(field "$phase" cpu_us_server) pg=$(field "$phase" cpu_us_postgres) cl=$(field "$phase" cpu_us_client)
+	sv=$(field "$phase" cpu_us_server) pg=$(field "$phase" cpu_us_postgres)
+	rd=$(field "$phase" cpu_us_redis) cl=$(field "$phase" cpu_us_client)
 	# shellcheck disable=SC2059
-	printf "$cpu" "$phase" "${sv:--}" "${pg:--}" "${cl:--}" "$((${sv:-0} + ${pg:-0} + ${cl:-0}))"
+	printf "$cpu" "$phase" "${sv:--}" "${pg:--}" "${rd:--}" "${cl:--}" "$((${sv:-0} + ${pg:-0} + ${rd:-0} + ${cl:-0}))"
 done
 echo
 grep '^BENCH ' "$dir/bench.out"

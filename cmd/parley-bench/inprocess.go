@@ -13,13 +13,15 @@ import (
 
 	"parley/api"
 	"parley/db"
+	"parley/notify"
 	"parley/ratelimit"
 	"parley/static"
 )
 
 // startServer serves Parley's handler in this process on a free loopback
-// port, wired like cmd/parley's serve with the rate limits out of the way,
-// and returns its base URL. It exists for -cpuprofile: a profile of this
+// port, wired like cmd/parley's serve without REDIS_URL (a single instance:
+// in-memory fan-out, presence, tickets and rate limits) with the rate limits
+// out of the way, and returns its base URL. It exists for -cpuprofile: a profile of this
 // process then shows what the server spends its CPU on. Load-generator
 // goroutines carry the pprof label bench=client, so
 // `go tool pprof -tagignore bench=client` shows the server alone.
@@ -39,13 +41,22 @@ func startServer(ctx context.Context, dsn, logPath string) (url string, stop fun
 		Limits:    api.Limits{AuthPerIP: unlimited, AuthPerUsername: unlimited, PostPerUser: unlimited},
 	}
 	logger := slog.New(slog.NewJSONHandler(logFile, nil)) // JSON at info, as serve logs by default
+	presence := notify.NewMemoryPresence()
+	hub, err := notify.NewHub(ctx, notify.Config{Presence: presence}, logger, notify.NewMemoryBroker(), store)
+	if err != nil {
+		_ = store.Close()
+		_ = logFile.Close()
+		return "", nil, fmt.Errorf("start event hub: %w", err)
+	}
 	srv := &http.Server{
-		Handler:           api.NewServer(cfg, logger, store, ratelimit.NewMemory(), static.FS),
+		Handler: api.NewServer(cfg, logger, store, ratelimit.NewMemory(), hub, notify.NewMemoryTickets(0),
+			presence, static.FS),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		_ = hub.Close(ctx)
 		_ = store.Close()
 		_ = logFile.Close()
 		return "", nil, err
@@ -61,6 +72,7 @@ func startServer(ctx context.Context, dsn, logPath string) (url string, stop fun
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(os.Stderr, "parley-bench: in-process server: %v\n", err)
 		}
+		_ = hub.Close(shutdownCtx)
 		_ = store.Close()
 		_ = logFile.Close()
 	}
