@@ -232,6 +232,8 @@ func TestAsyncAPI_Messages(t *testing.T) {
 		`{"type":"message.created","conversation_id":7,"message_id":123}`,
 		`{"type":"message.created","conversation_id":7,"message_id":123,"seq":42,"body":"hi"}`,
 		`{"type":"hello","user_id":0}`,
+		`{"type":"presence","user_id":5}`,
+		`{"type":"presence","user_id":5,"online":true,"conversation_id":7}`, // would tell who is where
 		`{"type":"unknown"}`,
 	}
 	for _, b := range bad {

@@ -160,8 +160,9 @@ func (s *redisServer) stop() {
 }
 
 // After Redis restarts, the Hub resubscribes by itself, tells its clients
-// to resync, reloads memberships (the conversation.left published during
-// the outage was lost), and delivers again.
+// (WebSockets and streams alike) to resync, reloads memberships (the
+// conversation.left published during the outage was lost), and delivers
+// again.
 func TestHub_RedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := startRedisServer(t)
@@ -169,8 +170,10 @@ func TestHub_RedisRestart(t *testing.T) {
 	m.set(1, 7, 8)
 	hub := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, srv.url()), uniquePrefix(), testLogger(t)), m)
 	c := hub.dial(t, 1, 1)
+	s := hub.stream(t, 1, 2)
 	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
 	c.expect(t, model.MessageCreated(7, 100, 1))
+	s.expect(t, model.MessageCreated(7, 100, 1))
 
 	srv.stop()
 	m.remove(1, 8) // committed while Redis is down: its conversation.left is lost
@@ -179,9 +182,12 @@ func TestHub_RedisRestart(t *testing.T) {
 
 	c.expect(t, model.Resync())
 	c.expect(t, model.Resync()) // again once memberships were reloaded, as they changed
+	s.expect(t, model.Resync())
+	s.expect(t, model.Resync())
 	hub.Publish(ctxb, model.MessageCreated(8, 101, 1))
 	hub.Publish(ctxb, model.MessageCreated(7, 102, 2))
 	c.expect(t, model.MessageCreated(7, 102, 2))
+	s.expect(t, model.MessageCreated(7, 102, 2))
 }
 
 // Many clients on two instances each get every message, in order.
@@ -238,19 +244,24 @@ func TestHub_CloseSessionAndUser(t *testing.T) {
 	a := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
 	b := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
 	loginOnA, loginOnB := a.dial(t, 1, 1), b.dial(t, 1, 1)
+	streamOnB := b.stream(t, 1, 1)
 	otherLogin := a.dial(t, 1, 2)
+	otherStream := b.stream(t, 1, 2)
 	otherUser := b.dial(t, 2, 3)
 
 	const loggedOut = websocket.StatusCode(4001)
 	a.CloseSession(ctxb, 1, 1, loggedOut, "logged out")
 	loginOnA.expectClose(t, loggedOut)
 	loginOnB.expectClose(t, loggedOut)
+	streamOnB.expectClosed(t)
 	a.Publish(ctxb, model.MessageCreated(7, 100, 1))
 	otherLogin.expect(t, model.MessageCreated(7, 100, 1))
+	otherStream.expect(t, model.MessageCreated(7, 100, 1)) // published on A, streamed from B
 	otherUser.expect(t, model.MessageCreated(7, 100, 1))
 
 	b.CloseUser(ctxb, 1, loggedOut, "account disabled")
 	otherLogin.expectClose(t, loggedOut)
+	otherStream.expectClosed(t)
 	b.Publish(ctxb, model.MessageCreated(7, 101, 2))
 	otherUser.expect(t, model.MessageCreated(7, 101, 2))
 }

@@ -55,6 +55,19 @@ type Config struct {
 	// and 100 ms.
 	ShutdownBatch int
 	ShutdownPause time.Duration
+	// Presence records which users have connections on any instance; the
+	// Hub reports its users' first and last connections to it and publishes
+	// a presence event when a user comes online or goes offline. Nil
+	// disables both.
+	Presence Presence
+	// PresenceInterval is how often the Hub refreshes its users' presence
+	// records and reaps those of instances that died; keep it well under
+	// the records' lifetime (RedisPresence: 30 s). Default 10 s.
+	PresenceInterval time.Duration
+	// PresenceRate is the least time between two presence events about one
+	// user from this instance; changes in between coalesce into one event
+	// with the latest state. Default 1 s.
+	PresenceRate time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -81,17 +94,19 @@ func (c Config) withDefaults() Config {
 	defDur(&c.PublishTimeout, 2*time.Second)
 	defDur(&c.MembershipTimeout, 5*time.Second)
 	defDur(&c.ShutdownPause, 100*time.Millisecond)
+	defDur(&c.PresenceInterval, 10*time.Second)
+	defDur(&c.PresenceRate, time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
-// Hub serves this instance's WebSocket connections. It publishes events
-// through the Broker and delivers what the Broker brings, from every
-// instance including this one, to the local connections whose users are in
-// the audience. Delivery never blocks: a connection whose queue is full is
-// closed. All methods are safe for concurrent use.
+// Hub serves this instance's WebSocket and Server-Sent Events connections.
+// It publishes events through the Broker and delivers what the Broker
+// brings, from every instance including this one, to the local connections
+// whose users are in the audience. Delivery never blocks: a connection whose
+// queue is full is closed. All methods are safe for concurrent use.
 type Hub struct {
 	cfg     Config
 	log     *slog.Logger
@@ -113,12 +128,22 @@ type Hub struct {
 	idle     chan struct{} // closed once closing and serving is 0
 	closed   chan struct{} // closed when Close has finished
 	closeErr error
+
+	// presenceDirty holds the users whose first or last ready connection
+	// here opened or closed since the presence loop last looked, with the
+	// conversations of those who left (the audience of their presence
+	// event). Guarded by mu.
+	presenceDirty map[model.UserID][]model.ConversationID
+	presenceWake  chan struct{}
+	presenceStop  context.CancelFunc
+	presenceDone  chan struct{} // closed when the presence loop has returned
 }
 
 // userState is what the Hub knows about one user with connections here.
 type userState struct {
 	id    model.UserID
 	conns map[*conn]struct{}
+	ready int // how many of conns are ready
 	convs map[model.ConversationID]struct{}
 
 	// While Membership lookups are in flight, membership events are logged
@@ -135,7 +160,7 @@ type memberOp struct {
 
 // NewHub subscribes to broker and starts delivering. It fails if the
 // subscription cannot be made within ctx. The Hub owns broker from now on:
-// Close closes it.
+// Close closes it. It does not own cfg.Presence.
 func NewHub(ctx context.Context, cfg Config, logger *slog.Logger, broker Broker, members Membership) (*Hub, error) {
 	sub, err := broker.Subscribe(ctx, topicEvents)
 	if err != nil {
@@ -155,10 +180,21 @@ func NewHub(ctx context.Context, cfg Config, logger *slog.Logger, broker Broker,
 		byConv:  make(map[model.ConversationID]map[model.UserID]*userState),
 		idle:    make(chan struct{}),
 		closed:  make(chan struct{}),
+
+		presenceDirty: make(map[model.UserID][]model.ConversationID),
+		presenceWake:  make(chan struct{}, 1),
+		presenceDone:  make(chan struct{}),
 	}
 	h.wg.Add(2)
 	go h.dispatchLoop()
 	go h.reloadLoop()
+	pctx, stop := context.WithCancel(context.Background())
+	h.presenceStop = stop
+	if h.cfg.Presence == nil {
+		close(h.presenceDone)
+	} else {
+		go h.presenceLoop(pctx)
+	}
 	return h, nil
 }
 
@@ -473,12 +509,38 @@ func (h *Hub) register(c *conn) (token int, u *userState, code websocket.StatusC
 	return u.beginLoad(), u, 0, ""
 }
 
+// activate completes c's registration with the result of its Membership
+// lookup, which began with token. On success c is ready, with hello queued
+// before any event; otherwise activate reports false and the caller closes
+// c.
+func (h *Hub) activate(u *userState, c *conn, token int, convs []model.ConversationID, err error) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.endLoad(u, token, convs, err == nil)
+	if err != nil {
+		return false
+	}
+	c.ready = true
+	c.enqueue(mustMarshal(model.Hello(c.user)))
+	u.ready++
+	if u.ready == 1 {
+		h.presenceChanged(u, true)
+	}
+	return true
+}
+
 // unregister removes c, and its user when it was the last connection.
 func (h *Hub) unregister(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if u := h.users[c.user]; u != nil {
 		delete(u.conns, c)
+		if c.ready {
+			u.ready--
+			if u.ready == 0 {
+				h.presenceChanged(u, false)
+			}
+		}
 		if len(u.conns) == 0 {
 			for conv := range u.convs {
 				h.applyLocked(u, memberOp{conv: conv, join: false})
@@ -490,6 +552,15 @@ func (h *Hub) unregister(c *conn) {
 	if h.closing && h.serving == 0 {
 		close(h.idle)
 	}
+}
+
+// convList returns u's conversations. The caller holds h.mu.
+func (u *userState) convList() []model.ConversationID {
+	convs := make([]model.ConversationID, 0, len(u.convs))
+	for c := range u.convs {
+		convs = append(convs, c)
+	}
+	return convs
 }
 
 // Stats counts this instance's connections and their distinct users.
@@ -515,6 +586,11 @@ func (h *Hub) Stats() Stats {
 // them within ctx, then ends the subscription and closes the Broker. Past
 // ctx's deadline it drops the remaining connections and returns ctx's
 // error. It is safe to call twice; a second call waits for the first.
+//
+// Close leaves this instance's presence records to expire rather than
+// removing them, so users who reconnect to another instance within their
+// lifetime are never seen offline; another instance's reaper announces
+// those who do not come back.
 func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closing {
@@ -537,6 +613,10 @@ func (h *Hub) Close(ctx context.Context) error {
 		close(h.idle)
 	}
 	h.mu.Unlock()
+	// Before any connection closes, so that none of them is recorded as
+	// offline: see above.
+	h.presenceStop()
+	<-h.presenceDone
 
 	err := h.closeConnsPaced(ctx, conns)
 	if err == nil {

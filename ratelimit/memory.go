@@ -1,7 +1,7 @@
 // Package ratelimit limits how often something may happen per key (a client
-// IP, a username, a user). Memory keeps the state of one process; a shared
-// implementation can stand behind the same Allow method. It imports only the
-// standard library.
+// IP, a username, a user). Memory keeps the state of one process; Redis
+// shares it between every instance of a deployment, behind the same Allow
+// method. It imports the standard library and the Redis client only.
 package ratelimit
 
 import (
