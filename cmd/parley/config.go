@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"parley/auth"
 	"parley/model"
 )
@@ -42,7 +44,11 @@ var settings = []setting{
 	{"PARLEY_TRUST_PROXY", "trust-proxy", "false", "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them)"},
 	{"PARLEY_LOG_FORMAT", "log-format", "json (text with --dev)", "log format: json or text"},
 	{"PARLEY_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error"},
-	{"PARLEY_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests in flight"},
+	{"PARLEY_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests in flight and closes live connections"},
+	{"PARLEY_DRAIN_DELAY", "drain-delay", "1s", "on shutdown, how long /readyz fails before connections are closed, so load balancers stop sending clients"},
+	{"REDIS_URL", "", "(none: one instance)", "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side"},
+	{"PARLEY_REDIS_PREFIX", "redis-prefix", "parley:", "prefix of every Redis key and channel, so deployments can share one Redis"},
+	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
 }
 
 // printSettings writes the settings table for the help text.
@@ -80,6 +86,10 @@ type serveConfig struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
+	RedisURL        string
+	RedisPrefix     string
+	PingInterval    time.Duration
 	Limits          limits
 }
 
@@ -205,6 +215,36 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 		cfg.ShutdownTimeout = d
 	}
 
+	cfg.DrainDelay = time.Second
+	if v := lookup("PARLEY_DRAIN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad("PARLEY_DRAIN_DELAY", "%q is not a duration such as 1s (0 for none)", v)
+		}
+		cfg.DrainDelay = d
+	}
+
+	// Like the JWT secret, the Redis URL may hold a password, so it has no flag.
+	cfg.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
+	if cfg.RedisURL != "" {
+		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+			bad("REDIS_URL", "%q is not a Redis URL such as redis://localhost:6379/0", redactURL(cfg.RedisURL))
+		}
+	}
+	cfg.RedisPrefix = "parley:"
+	if v := lookup("PARLEY_REDIS_PREFIX"); v != "" {
+		cfg.RedisPrefix = v
+	}
+
+	cfg.PingInterval = 25 * time.Second
+	if v := lookup("PARLEY_PING_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			bad("PARLEY_PING_INTERVAL", "%q is not a duration of at least 1s", v)
+		}
+		cfg.PingInterval = d
+	}
+
 	cfg.Limits, errs = loadLimits(lookup, errs)
 
 	if len(errs) > 0 {
@@ -274,8 +314,21 @@ func (c serveConfig) logAttrs() []any {
 		"log_format", c.LogFormat,
 		"log_level", c.LogLevel.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(),
+		"drain_delay", c.DrainDelay.String(),
+		"redis_url", redactURL(c.RedisURL),
+		"redis_prefix", c.RedisPrefix,
+		"ping_interval", c.PingInterval.String(),
 	}
 	return append(attrs, c.Limits.logAttrs()...)
+}
+
+// redactURL hides the password in a URL such as a Redis URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }
 
 var dsnPassword = regexp.MustCompile(`(?i)(password=)('(?:[^'\\]|\\.)*'|[^\s&]*)`)

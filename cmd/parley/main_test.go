@@ -147,7 +147,8 @@ func TestLoadServeConfig(t *testing.T) {
 		}
 		want := serveConfig{
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
-			LogFormat: "json", ShutdownTimeout: 15 * time.Second, Limits: defaultLimits(),
+			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
+			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: defaultLimits(),
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -162,6 +163,7 @@ func TestLoadServeConfig(t *testing.T) {
 				"PARLEY_ADDR": ":7000", "PARLEY_TRUST_PROXY": "false", "PARLEY_HISTORY_LIMIT": "20",
 				"PARLEY_ALLOWED_ORIGINS": " https://a.example/ ,http://localhost:5173,", "PARLEY_LOG_FORMAT": "TEXT",
 				"PARLEY_SHUTDOWN_TIMEOUT": "3s", "PARLEY_RATE_AUTH_IP": "3/1h",
+				"REDIS_URL": "redis://:pw@localhost:6379/1", "PARLEY_REDIS_PREFIX": "chat:", "PARLEY_DRAIN_DELAY": "0s",
 			}), io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +174,8 @@ func TestLoadServeConfig(t *testing.T) {
 		want := serveConfig{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 30,
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
-			LogFormat: "text", ShutdownTimeout: 3 * time.Second, Limits: lim,
+			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
+			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)

@@ -10,12 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"parley/api"
 	"parley/db"
-	"parley/ratelimit"
+	"parley/notify"
 	"parley/static"
 )
 
@@ -57,12 +58,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
-	handler := api.NewServer(cfg.apiConfig(), logger, store, ratelimit.NewMemory(), static.FS)
+	sh, err := newShared(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := sh.close(); err != nil {
+			logger.Error("close redis", "err", err)
+		}
+	}()
+	hub, err := notify.NewHub(ctx, notify.Config{PingInterval: cfg.PingInterval, Presence: sh.presence}, logger, sh.broker, store)
+	if err != nil {
+		return fmt.Errorf("start event hub: %w", err)
+	}
+
+	var draining atomic.Bool
+	apiCfg := cfg.apiConfig()
+	apiCfg.Draining = draining.Load
+	handler := api.NewServer(apiCfg, logger, store, sh.limiter, hub, sh.tickets, sh.presence, static.FS)
 
 	// Listen before serving so that the log names the real address, which
 	// matters when PARLEY_ADDR asks for port 0.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		_ = hub.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
@@ -80,24 +99,48 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	select {
 	case err := <-served:
+		_ = hub.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	stop() // a second signal now kills the process the usual way
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	return shutdown(context.WithoutCancel(ctx), cfg, logger, &draining, srv, served, hub)
+}
 
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+// shutdown stops serving in the order that loses no client: /readyz fails
+// first, for PARLEY_DRAIN_DELAY, so load balancers send new clients
+// elsewhere; then the server stops accepting and lets requests in flight
+// finish while the Hub closes live connections with 1012 in paced batches,
+// so their clients reconnect to other instances without a thundering herd.
+// All of it within PARLEY_SHUTDOWN_TIMEOUT.
+func shutdown(ctx context.Context, cfg serveConfig, logger *slog.Logger, draining *atomic.Bool,
+	srv *http.Server, served <-chan error, hub *notify.Hub) error {
+	logger.Info("shutting down", "drain_delay", cfg.DrainDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+	ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	draining.Store(true)
+	select {
+	case <-time.After(min(cfg.DrainDelay, cfg.ShutdownTimeout/2)):
+	case <-ctx.Done():
+	}
+
+	// Server-Sent Events streams are requests in flight too: Shutdown waits
+	// for them, and the Hub's Close is what ends them.
+	hubClosed := make(chan error, 1)
+	srv.RegisterOnShutdown(func() { hubClosed <- hub.Close(ctx) })
+	err := srv.Shutdown(ctx)
+	if err != nil {
 		// Requests still running past the deadline are cut off.
 		_ = srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("serve", "err", err)
-		}
-		return fmt.Errorf("graceful shutdown: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		logger.Error("serve", "err", serr)
+	}
+	if herr := <-hubClosed; herr != nil {
+		logger.Warn("live connections closed past the deadline", "err", herr)
+	}
+	if err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	logger.Info("stopped")
 	return nil

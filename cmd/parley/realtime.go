@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"parley/api"
+	"parley/notify"
+	"parley/ratelimit"
+)
+
+// redisTimeout bounds how long serve waits for Redis at startup.
+const redisTimeout = 10 * time.Second
+
+// shared is the state that instances must share: the fan-out of events,
+// presence, WebSocket tickets and rate-limit counters. With REDIS_URL it
+// lives in Redis; without it, in this process, which then must be the only
+// instance.
+type shared struct {
+	broker   notify.Broker
+	presence notify.Presence
+	tickets  api.Tickets
+	limiter  api.Limiter
+	redis    *redis.Client // nil without REDIS_URL
+}
+
+// newShared connects to Redis if cfg asks for it.
+func newShared(ctx context.Context, cfg serveConfig, logger *slog.Logger) (shared, error) {
+	if cfg.RedisURL == "" {
+		return shared{
+			broker:   notify.NewMemoryBroker(),
+			presence: notify.NewMemoryPresence(),
+			tickets:  notify.NewMemoryTickets(0),
+			limiter:  ratelimit.NewMemory(),
+		}, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return shared{}, fmt.Errorf("parse REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		_ = client.Close()
+		return shared{}, fmt.Errorf("connect to Redis at %s: %w", redactURL(cfg.RedisURL), err)
+	}
+	return shared{
+		broker:   notify.NewRedisBroker(client, cfg.RedisPrefix, logger),
+		presence: notify.NewRedisPresence(client, cfg.RedisPrefix, instanceID(), logger),
+		tickets:  notify.NewRedisTickets(client, cfg.RedisPrefix, 0),
+		limiter:  ratelimit.NewFailover(ratelimit.NewRedis(client, cfg.RedisPrefix), ratelimit.NewMemory(), logger),
+		redis:    client,
+	}, nil
+}
+
+// close releases the Redis connection, if any; the Hub has closed the
+// broker by then.
+func (s shared) close() error {
+	if s.redis == nil {
+		return nil
+	}
+	return s.redis.Close()
+}
+
+// instanceID names this process among the instances sharing Redis, for
+// presence records: unique even when two start on one host at once.
+func instanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
