@@ -55,6 +55,19 @@ ensure_redis() {
 	apt_install redis-server
 }
 
+# ensure_nginx sets NGINX to the nginx binary the multi-instance tests put in
+# front of several servers (Debian installs it in /usr/sbin, which a
+# non-root PATH may lack).
+ensure_nginx() {
+	NGINX=$(command -v nginx || true)
+	[ -n "$NGINX" ] || [ ! -x /usr/sbin/nginx ] || NGINX=/usr/sbin/nginx
+	if [ -z "$NGINX" ]; then
+		apt_install nginx
+		NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	fi
+	[ -x "$NGINX" ] || die "nginx not found after installing it"
+}
+
 # pg_start DATADIR SOCKDIR [extra postgres options]: initialises DATADIR if it
 # is empty and starts a cluster listening only on a unix socket in SOCKDIR.
 # The superuser is "postgres" with trust authentication: nothing else can

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # with-test-services.sh CMD [ARGS…] starts a throwaway PostgreSQL and Redis,
 # runs CMD with PARLEY_TEST_DATABASE_URL and PARLEY_TEST_REDIS_URL pointing at
-# them, then stops both and removes their files. make test and make bench
-# use it, so neither needs anything started by hand.
+# them, then stops both and removes their files. It also exports
+# PARLEY_TEST_NGINX, the nginx binary the multi-instance tests in e2e/ run
+# (installed if missing). make test and make bench use it, so neither needs
+# anything started by hand.
 set -euo pipefail
 . "$(dirname "$0")/services.sh"
 
 ensure_postgres
 ensure_redis
+ensure_nginx
 
 dir=$(mktemp -d /tmp/parley-test.XXXXXX)
 chmod 755 "$dir"
@@ -23,8 +26,9 @@ trap cleanup EXIT
 pg_start "$dir/pg" "$dir/sock" "${PARLEY_PG_OPTIONS--c fsync=off -c synchronous_commit=off -c full_page_writes=off}"
 redis_start "$dir"
 
-export PARLEY_TEST_DATABASE_URL PARLEY_TEST_REDIS_URL PARLEY_TEST_PGBIN
+export PARLEY_TEST_DATABASE_URL PARLEY_TEST_REDIS_URL PARLEY_TEST_PGBIN PARLEY_TEST_NGINX
 PARLEY_TEST_DATABASE_URL=$(pg_url "$dir/sock" postgres)
 PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 PARLEY_TEST_PGBIN=$PGBIN
+PARLEY_TEST_NGINX=$NGINX
 "$@"

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // to read what PostgreSQL holds
+)
+
+// httpClient is what every test uses for REST; its own timeout bounds a
+// request to a server that hangs.
+var httpClient = &http.Client{Timeout: 20 * time.Second}
+
+// user is a registered account and its current login.
+type user struct {
+	ID       int64
+	Name     string
+	Password string
+	Access   string
+	Refresh  string
+}
+
+// tokens is the body of register, login and refresh.
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	User         struct {
+		ID       int64  `json:"id"`
+		Username string `json:"username"`
+	} `json:"user"`
+}
+
+// conversation is the part of a Conversation the tests use.
+type conversation struct {
+	ID      int64  `json:"id"`
+	Kind    string `json:"kind"`
+	LastSeq int64  `json:"last_seq"`
+}
+
+// message is the part of a Message the tests use.
+type message struct {
+	ID             int64   `json:"id"`
+	ConversationID int64   `json:"conversation_id"`
+	Seq            int64   `json:"seq"`
+	SenderID       int64   `json:"sender_id"`
+	Body           string  `json:"body"`
+	ClientMsgID    *string `json:"client_msg_id"`
+}
+
+type messagePage struct {
+	Items   []message `json:"items"`
+	HasMore bool      `json:"has_more"`
+}
+
+// statusError is a response with a status the caller did not want.
+type statusError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: status %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// call sends a JSON request to base+path with token (if any) and decodes a
+// response whose status is one of want into out (if not nil). It does not
+// touch a testing.TB, so goroutines may use it.
+func call(ctx context.Context, base, token, method, path string, body, out any, want ...int) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	for _, w := range want {
+		if resp.StatusCode == w {
+			if out != nil && len(data) > 0 {
+				if err := json.Unmarshal(data, out); err != nil {
+					return resp.StatusCode, fmt.Errorf("%s %s: decode %q: %w", method, path, data, err)
+				}
+			}
+			return resp.StatusCode, nil
+		}
+	}
+	return resp.StatusCode, &statusError{Method: method, Path: path, Status: resp.StatusCode, Body: string(data)}
+}
+
+// must is call for the test goroutine: any failure is fatal.
+func must(tb testing.TB, base, token, method, path string, body, out any, want ...int) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	status, err := call(ctx, base, token, method, path, body, out, want...)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	return status
+}
+
+// register creates an account named name (made unique per test run) through
+// base and returns it logged in.
+func register(tb testing.TB, base, name string) *user {
+	tb.Helper()
+	u := &user{Name: name + "_" + randomHex(3), Password: "password-of-" + name}
+	var t tokens
+	must(tb, base, "", http.MethodPost, "/api/v1/auth/register",
+		map[string]string{"username": u.Name, "password": u.Password}, &t, http.StatusCreated)
+	u.ID, u.Access, u.Refresh = t.User.ID, t.AccessToken, t.RefreshToken
+	return u
+}
+
+// login starts a second login of u (another device) through base and
+// returns it as its own user value.
+func login(tb testing.TB, base string, u *user) *user {
+	tb.Helper()
+	var t tokens
+	must(tb, base, "", http.MethodPost, "/api/v1/auth/login",
+		map[string]string{"username": u.Name, "password": u.Password}, &t, http.StatusOK)
+	return &user{ID: t.User.ID, Name: u.Name, Password: u.Password, Access: t.AccessToken, Refresh: t.RefreshToken}
+}
+
+// createChannel creates a channel as u and returns its id.
+func createChannel(tb testing.TB, base string, u *user, name string) int64 {
+	tb.Helper()
+	var c conversation
+	must(tb, base, u.Access, http.MethodPost, "/api/v1/channels",
+		map[string]string{"name": name + "-" + randomHex(3)}, &c, http.StatusCreated)
+	return c.ID
+}
+
+// join makes u a member of channel conv.
+func join(tb testing.TB, base string, u *user, conv int64) {
+	tb.Helper()
+	must(tb, base, u.Access, http.MethodPut, fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil, nil, http.StatusOK)
+}
+
+// leave ends u's membership of channel conv.
+func leave(tb testing.TB, base string, u *user, conv int64) {
+	tb.Helper()
+	must(tb, base, u.Access, http.MethodDelete, fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil, nil, http.StatusNoContent)
+}
+
+// post posts body to conv as u and returns the new message (201).
+func post(tb testing.TB, base string, u *user, conv int64, body string) message {
+	tb.Helper()
+	var m message
+	must(tb, base, u.Access, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/messages", conv),
+		map[string]string{"body": body}, &m, http.StatusCreated)
+	return m
+}
+
+// getMessages fetches messages by id (GET /messages?ids=) as u.
+func getMessages(tb testing.TB, base string, u *user, ids ...int64) []message {
+	tb.Helper()
+	q := ""
+	for i, id := range ids {
+		if i > 0 {
+			q += ","
+		}
+		q += strconv.FormatInt(id, 10)
+	}
+	var l struct {
+		Items []message `json:"items"`
+	}
+	must(tb, base, u.Access, http.MethodGet, "/api/v1/messages?ids="+q, nil, &l, http.StatusOK)
+	return l.Items
+}
+
+// postRetry posts body to conv as u with the idempotency key clientID,
+// as a careful client does: after a network error or a 502, 503 or 504 the
+// post may or may not have been committed, so it is sent again with the
+// same key until the server answers 201 (new) or 200 (a retry of one
+// committed earlier).
+func postRetry(ctx context.Context, base string, u *user, conv int64, body, clientID string) (message, int, error) {
+	path := fmt.Sprintf("/api/v1/conversations/%d/messages", conv)
+	for attempt := 1; ; attempt++ {
+		var m message
+		_, err := call(ctx, base, u.Access, http.MethodPost, path,
+			map[string]string{"body": body, "client_msg_id": clientID}, &m, http.StatusCreated, http.StatusOK)
+		if err == nil {
+			return m, attempt, nil
+		}
+		var se *statusError
+		if errors.As(err, &se) && se.Status != http.StatusBadGateway && se.Status != http.StatusServiceUnavailable &&
+			se.Status != http.StatusGatewayTimeout {
+			return m, attempt, err
+		}
+		if ctx.Err() != nil {
+			return m, attempt, fmt.Errorf("post %s gave up after %d attempts: %w", clientID, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// msgRef is a message as the event protocol knows it: its place and id.
+type msgRef struct {
+	Seq int64
+	ID  int64
+}
+
+// dbHistory reads conversation conv's messages from PostgreSQL, the source
+// of truth, in seq order.
+func dbHistory(tb testing.TB, dsn string, conv int64) []msgRef {
+	tb.Helper()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		tb.Fatalf("open database: %v", err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, `SELECT seq, id FROM messages WHERE conversation_id = $1 ORDER BY seq`, conv)
+	if err != nil {
+		tb.Fatalf("read messages: %v", err)
+	}
+	defer rows.Close()
+	var out []msgRef
+	for rows.Next() {
+		var r msgRef
+		if err := rows.Scan(&r.Seq, &r.ID); err != nil {
+			tb.Fatalf("scan message: %v", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("read messages: %v", err)
+	}
+	return out
+}
+
+// dbClientIDs returns, for each client_msg_id in conv, how many messages
+// carry it.
+func dbClientIDs(tb testing.TB, dsn string, conv int64) map[string]int {
+	tb.Helper()
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		tb.Fatalf("open database: %v", err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx,
+		`SELECT client_msg_id, count(*) FROM messages WHERE conversation_id = $1 AND client_msg_id IS NOT NULL GROUP BY 1`, conv)
+	if err != nil {
+		tb.Fatalf("read client_msg_ids: %v", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			tb.Fatalf("scan: %v", err)
+		}
+		out[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("read client_msg_ids: %v", err)
+	}
+	return out
+}
