@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,7 +50,18 @@ type RedisBroker struct {
 	mu     sync.Mutex
 	subs   map[*redisSubscription]struct{}
 	closed bool
+
+	// Until downUntil (Unix ns), after a failed PUBLISH, Publish fails at
+	// once instead of waiting for Redis again: the event would be lost
+	// anyway, and the request that published it should not wait.
+	downUntil atomic.Int64
 }
+
+// errRedisDown is what Publish returns while it fails fast.
+var errRedisDown = errors.New("redis publish: skipped, Redis failed moments ago")
+
+// publishBackoff is how long Publish fails fast after a PUBLISH failed.
+const publishBackoff = time.Second
 
 var _ Broker = (*RedisBroker)(nil)
 
@@ -70,7 +82,13 @@ func (b *RedisBroker) Publish(ctx context.Context, topic string, payload []byte)
 	if closed {
 		return ErrClosed
 	}
+	if time.Now().UnixNano() < b.downUntil.Load() {
+		return errRedisDown
+	}
 	if err := b.client.Publish(ctx, b.prefix+topic, payload).Err(); err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			b.downUntil.Store(time.Now().Add(publishBackoff).UnixNano())
+		}
 		return fmt.Errorf("redis publish: %w", err)
 	}
 	return nil

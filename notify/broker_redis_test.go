@@ -3,6 +3,7 @@ package notify
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -406,4 +407,26 @@ func (p *freezableProxy) close() {
 		_ = pc.server.Close()
 	}
 	p.wg.Wait()
+}
+
+func TestRedisBroker_PublishFailsFastWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	// A real client to a port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = client.Close() })
+	b := NewRedisBroker(client, uniquePrefix(), testLogger(t))
+	ctx := context.Background()
+
+	if err := b.Publish(ctx, "t", []byte("x")); err == nil || errors.Is(err, errRedisDown) {
+		t.Fatalf("first publish: got %v, want the dial error", err)
+	}
+	if err := b.Publish(ctx, "t", []byte("x")); !errors.Is(err, errRedisDown) {
+		t.Errorf("publish right after a failure: got %v, want errRedisDown without asking Redis", err)
+	}
 }

@@ -45,6 +45,16 @@ func newShared(ctx context.Context, cfg serveConfig, logger *slog.Logger) (share
 	if err != nil {
 		return shared{}, fmt.Errorf("parse REDIS_URL: %w", err)
 	}
+	// Fail fast while Redis is down: events are then lost anyway (clients
+	// resync when it is back) and rate limits fall back to this process, so
+	// waiting for Redis would only slow every request down.
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = time.Second
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
+	redis.SetLogger(redisLogger{logger})
 	client := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
@@ -68,6 +78,14 @@ func (s shared) close() error {
 		return nil
 	}
 	return s.redis.Close()
+}
+
+// redisLogger routes go-redis's own messages (reconnects, dial failures)
+// into the process's structured log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, args ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, args...))
 }
 
 // instanceID names this process among the instances sharing Redis, for
