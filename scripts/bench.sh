@@ -36,7 +36,6 @@ post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
-ensure_redis
 command -v curl >/dev/null || apt_install curl
 "${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
 
@@ -78,7 +77,6 @@ in_background() {
 
 # No extra options: PostgreSQL's default durability, as in production.
 pg_start "$dir/pg" "$dir/sock"
-redis_start "$dir"
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 
 # With REDIS_URL the server runs as one of several instances would: rate
@@ -86,6 +84,8 @@ redis_start "$dir"
 # lone instance, which keeps them in memory.
 redis_url='' cpu_procs='' mode='alone (BENCH_REDIS=0)'
 if [ "${BENCH_REDIS:-1}" = 1 ]; then
+	ensure_redis
+	redis_start "$dir"
 	redis_url="redis://127.0.0.1:$REDIS_PORT/0"
 	cpu_procs=",redis=$REDIS_PID"
 	mode='with Redis'
