@@ -57,8 +57,7 @@ type Store struct {
 	Now func() time.Time
 
 	// Statements of the hot paths, prepared once per connection.
-	bumpSeq        *sqlx.Stmt
-	insertMessage  *sqlx.Stmt
+	createMessage  *sqlx.Stmt
 	latestMessages *sqlx.Stmt
 	beforeMessages *sqlx.Stmt
 	afterMessages  *sqlx.Stmt
@@ -107,8 +106,7 @@ func (s *Store) open(ctx context.Context) error {
 		stmt **sqlx.Stmt
 		sql  string
 	}{
-		{&s.bumpSeq, bumpSeqSQL},
-		{&s.insertMessage, insertMessageSQL},
+		{&s.createMessage, createMessageSQL},
 		{&s.latestMessages, latestMessagesSQL},
 		{&s.beforeMessages, beforeMessagesSQL},
 		{&s.afterMessages, afterMessagesSQL},
@@ -124,7 +122,7 @@ func (s *Store) open(ctx context.Context) error {
 
 // Close closes the statements and every connection. It is safe to call once.
 func (s *Store) Close() error {
-	for _, stmt := range []*sqlx.Stmt{s.bumpSeq, s.insertMessage, s.latestMessages, s.beforeMessages, s.afterMessages} {
+	for _, stmt := range []*sqlx.Stmt{s.createMessage, s.latestMessages, s.beforeMessages, s.afterMessages} {
 		if stmt != nil {
 			_ = stmt.Close()
 		}
@@ -243,6 +241,13 @@ func applyMigration(ctx context.Context, conn *sqlx.DB, m migration) error {
 
 // translate maps driver errors onto model codes by SQLSTATE, never by text;
 // anything else passes through unchanged.
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation of
+// the named constraint or index.
+func isUniqueViolation(err error, constraint string) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == constraint
+}
+
 func translate(err error) error {
 	if err == nil {
 		return nil

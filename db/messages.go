@@ -15,18 +15,17 @@ import (
 	"parley/model"
 )
 
-// Posting a message is one transaction: BEGIN; bumpSeqSQL; insertMessageSQL;
-// COMMIT. The UPDATE takes the conversation's row lock, which serialises
-// posters until COMMIT, so seq numbers are gapless and in commit order. When
-// the insert finds the sender's client_msg_id already used, the transaction
-// is rolled back (undoing the bump, so no hole) and selectMessageByClientIDSQL
-// fetches the original.
+// Posting a message is one statement, so one round trip and one implicit
+// transaction: createMessageSQL bumps the conversation's last_seq and inserts
+// the message with it. The UPDATE takes the conversation's row lock, which
+// serialises posters until the statement commits, so seq numbers are gapless
+// and in commit order. When the sender's client_msg_id was used already, the
+// insert violates messages_client_msg_id_key and the whole statement rolls
+// back (the bump too, so no hole); selectMessageByClientIDSQL then fetches
+// the original.
 const (
-	// bumpSeqSQL returns no row unless $2 is a member of conversation $1.
-	bumpSeqSQL = `UPDATE conversations c SET last_seq = c.last_seq + 1 FROM members m WHERE c.id = $1 AND m.conversation_id = c.id AND m.user_id = $2 RETURNING c.last_seq`
-
-	// insertMessageSQL returns no row if ($1, $3, $5) exists.
-	insertMessageSQL = `INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING id, created_at`
+	// createMessageSQL returns no row unless $2 is a member of conversation $1.
+	createMessageSQL = `WITH bump AS (UPDATE conversations c SET last_seq = c.last_seq + 1 FROM members m WHERE c.id = $1 AND m.conversation_id = c.id AND m.user_id = $2 RETURNING c.last_seq) INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id, created_at) SELECT $1, last_seq, $2, $3, $4, $5 FROM bump RETURNING id, seq, created_at`
 
 	selectMessageByClientIDSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`
 )
@@ -136,31 +135,15 @@ var errMessageNotFound = notFound("Message")
 // false. Returns ENotFound unless the sender is a member.
 func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bool, err error) {
 	now := s.now()
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("create message: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
-	var seq int64
-	err = tx.StmtxContext(ctx, s.bumpSeq).QueryRowContext(ctx, m.ConversationID, m.SenderID).Scan(&seq)
+	var id, seq int64
+	var createdAt time.Time
+	err = s.createMessage.QueryRowContext(ctx,
+		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, errConversationNotFound
-	case err != nil:
-		return false, fmt.Errorf("create message: %w", translate(err))
-	}
-
-	var id int64
-	var createdAt time.Time
-	err = tx.StmtxContext(ctx, s.insertMessage).QueryRowContext(ctx,
-		m.ConversationID, seq, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &createdAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		// A retry: give the seq back before looking up the original.
-		if err := tx.Rollback(); err != nil {
-			return false, fmt.Errorf("create message: %w", err)
-		}
+	case isUniqueViolation(err, "messages_client_msg_id_key"):
+		// A retry: the statement rolled back, bump and all.
 		var row messageRow
 		err := sqlx.GetContext(ctx, s.db, &row, selectMessageByClientIDSQL, m.ConversationID, m.SenderID, m.ClientMsgID)
 		if err != nil {
@@ -170,9 +153,6 @@ func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bo
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("create message: %w", translate(err))
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("create message: %w", err)
 	}
 	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
 	m.EditedAt, m.DeletedAt = nil, nil

@@ -133,9 +133,7 @@ user_base=$(field setup user_base)
 # each POST or history read is Bind+Execute+Sync on a named statement: one
 # round trip and no parsing or planning, which is pgbench's -M prepared.
 # (Unprepared lib/pq queries would differ: Parse+Describe+Sync, then
-# Bind+Execute+Sync, two round trips that -M extended does in one.) BEGIN
-# and COMMIT go as simple queries from lib/pq and as prepared ones from
-# pgbench; both cost about the same.
+# Bind+Execute+Sync, two round trips that -M extended does in one.)
 #
 # cluster_cpu_us prints the CPU time, in microseconds, that the PostgreSQL
 # cluster has used: the postmaster, its exited children and its live ones.
