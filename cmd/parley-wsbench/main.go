@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,11 @@ type options struct {
 	memConns   int
 	quietMax   time.Duration
 	verbose    bool
+
+	inprocess        bool
+	cpuProfile       string
+	memProfile       string
+	goroutineProfile string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -88,6 +94,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.memConns, "memory-conns", 10000, "memory: idle WebSockets opened to the first instance")
 	fs.DurationVar(&o.quietMax, "settle-timeout", 5*time.Minute, "longest wait for the presence events that connecting causes to stop")
 	fs.BoolVar(&o.verbose, "v", false, "log every unexpected close")
+	fs.BoolVar(&o.inprocess, "inprocess", false, "serve one instance in this process on -dsn (in-memory fan-out, like serve without REDIS_URL) instead of -urls, to profile it")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "with -inprocess: write a CPU profile of the whole run here")
+	fs.StringVar(&o.memProfile, "memprofile", "", "with -inprocess: write a heap profile here while the memory scenario's connections are open")
+	fs.StringVar(&o.goroutineProfile, "goroutineprofile", "", "with -inprocess: write a goroutine profile here while the memory scenario's connections are open")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,8 +109,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			o.urls = append(o.urls, strings.TrimSuffix(u, "/"))
 		}
 	}
-	if len(o.urls) == 0 || o.dsn == "" {
-		return o, errors.New("-urls and -dsn are required")
+	switch {
+	case o.dsn == "":
+		return o, errors.New("-dsn is required")
+	case o.inprocess && len(o.urls) > 0:
+		return o, errors.New("-inprocess serves its own instance: give no -urls")
+	case !o.inprocess && len(o.urls) == 0:
+		return o, errors.New("-urls is required (or -inprocess)")
+	case !o.inprocess && (o.cpuProfile != "" || o.memProfile != "" || o.goroutineProfile != ""):
+		return o, errors.New("profiles need -inprocess: serve exposes none")
 	}
 	for _, s := range strings.Split(*scen, ",") {
 		switch s = strings.TrimSpace(s); s {
@@ -161,12 +178,32 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) (i
 	if err != nil {
 		return 2, err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	secret := getenv("PARLEY_WSBENCH_JWT_SECRET")
+	if o.inprocess {
+		logPath := os.TempDir() + "/parley-wsbench-server.log"
+		srv, s, err := startInProcess(ctx, o.dsn, logPath)
+		if err != nil {
+			return 2, err
+		}
+		defer srv.stop()
+		o.urls, secret = []string{srv.url}, string(s)
+		fmt.Fprintf(stderr, "wsbench: serving one instance in this process at %s, log in %s\n", srv.url, logPath)
+		if o.cpuProfile != "" {
+			f, err := os.Create(o.cpuProfile)
+			if err != nil {
+				return 2, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return 2, err
+			}
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+		}
+	}
 	if len(secret) < auth.MinSecretLen {
 		return 2, fmt.Errorf("PARLEY_WSBENCH_JWT_SECRET must hold the servers' PARLEY_JWT_SECRET (at least %d bytes)", auth.MinSecretLen)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	db, err := sql.Open("postgres", o.dsn)
 	if err != nil {

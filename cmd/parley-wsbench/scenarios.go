@@ -76,14 +76,28 @@ func rss(ctx context.Context, pid, n int, interval, limit time.Duration) (int64,
 // channels of 10; server RSS per connection.
 func (b *bench) memory(ctx context.Context) error {
 	const sc = "memory"
-	pid := b.pidOf("a")
-	if pid == 0 {
-		return errors.New("needs -pids a=<pid of the first instance>")
-	}
 	n := b.o.memConns
 	co, err := b.newCohort(ctx, "mem", n, max(1, n/10))
 	if err != nil {
 		return err
+	}
+	if b.o.inprocess {
+		before := sampleRuntime()
+		clients, err := b.connect(ctx, co, all(n), func(int) int { return 0 })
+		if err != nil {
+			return err
+		}
+		if _, _, err := b.settle(ctx, clients, time.Second); err != nil {
+			closeAll(clients)
+			return err
+		}
+		b.memoryInProcess(ctx, clients, before)
+		closeAll(clients)
+		return nil
+	}
+	pid := b.pidOf("a")
+	if pid == 0 {
+		return errors.New("needs -pids a=<pid of the first instance>")
 	}
 	fds0 := b.serverFDs()
 	before, st0, err := rss(ctx, pid, 5, 200*time.Millisecond, 5*time.Second)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,7 @@ func (c *client) dial(ctx context.Context, d *net.Dialer, host, token string) er
 
 // readLoop reads frames until the connection ends.
 func (c *client) readLoop() {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), clientLabels))
 	defer close(c.done)
 	err := c.read()
 	if !c.leaving.Load() {
