@@ -17,13 +17,15 @@ type apiClient struct {
 	http *http.Client
 }
 
-// benchUser is one load client: a user, its token and its channel.
+// benchUser is one load client: a user, its token and its channel, and the
+// connection its measured requests go over.
 type benchUser struct {
 	index   int
 	userID  int64
 	convID  int64
 	auth    string // "Bearer …"
 	msgPath string // /conversations/{convID}/messages
+	conn    *loadConn
 }
 
 // setup registers the users, has each create its channel, checks that both
@@ -153,11 +155,6 @@ func (a *apiClient) postMessage(ctx context.Context, u *benchUser, body, clientM
 	b = append(b, clientMsgID...)
 	b = append(b, `"}`...)
 	return a.expect(ctx, http.MethodPost, u.msgPath, u.auth, bytes.NewReader(b), http.StatusCreated)
-}
-
-// latestHistory reads the default (latest) page of u's channel and expects 200.
-func (a *apiClient) latestHistory(ctx context.Context, u *benchUser) error {
-	return a.expect(ctx, http.MethodGet, u.msgPath, u.auth, nil, http.StatusOK)
 }
 
 // expect sends a request and drains the response, failing unless the status

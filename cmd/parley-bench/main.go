@@ -14,6 +14,10 @@
 //	post     client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
 //	history  client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
 //
+// Each client keeps one keep-alive connection and speaks HTTP/1.1 on it
+// with prebuilt requests (see loadConn), so that the load generator takes
+// as little as it can of the CPUs it shares with the server.
+//
 // Each phase prints a table row and a machine-readable line. With -cpu, the
 // line also gives the CPU time per request of each named process (and its
 // children) and of this one ("client"), from /proc: on a small machine the
@@ -53,6 +57,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -149,9 +154,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
 	setupStart := time.Now()
-	users, err := setup(ctx, api, cfg)
+	var users []*benchUser
+	var err error
+	// Labelled too: the transport's goroutines for the connections that
+	// setup opens inherit the label.
+	pprof.Do(ctx, clientLabels, func(ctx context.Context) { users, err = setup(ctx, api, cfg) })
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
+	}
+	api.http.CloseIdleConnections()
+	for _, u := range users {
+		if u.conn, err = newLoadConn(cfg.baseURL, u); err != nil {
+			return err
+		}
+		defer u.conn.close()
 	}
 	fmt.Fprintf(stdout, "setup: %d users (ids %d-%d), %d channels (ids %d-%d), %d messages each, in %.1fs\n",
 		len(users), users[0].userID, users[len(users)-1].userID,
@@ -161,10 +177,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ops := map[string]func(ctx context.Context, u *benchUser, k int) error{
 		"post": func(ctx context.Context, u *benchUser, k int) error {
-			return api.postMessage(ctx, u, cfg.body, fmt.Sprintf("b-%d", k))
+			return u.conn.postMessage(ctx, cfg.body, "b-"+strconv.Itoa(k))
 		},
 		"history": func(ctx context.Context, u *benchUser, _ int) error {
-			return api.latestHistory(ctx, u)
+			return u.conn.latestHistory(ctx)
 		},
 	}
 	var results []result
@@ -185,8 +201,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// newHTTPClient returns a client that keeps one idle keep-alive connection
-// per load client, so the measurement never includes connection setup.
+// newHTTPClient returns the client of setup (the measured phases use
+// loadConn), which keeps one idle keep-alive connection per load client.
 func newHTTPClient(clients int) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
