@@ -46,6 +46,9 @@ type Config struct {
 	// answers 503 so load balancers send new clients elsewhere while the
 	// requests in flight finish. Default: never draining.
 	Draining func() bool
+
+	// verifier checks access tokens with JWTSecret; set by withDefaults.
+	verifier *auth.Verifier
 }
 
 // defaultHistoryLimit is the size of a history page when neither the request
@@ -67,6 +70,9 @@ func (c Config) withDefaults() Config {
 		c.Draining = func() bool { return false }
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.verifier == nil {
+		c.verifier = auth.NewVerifier(c.JWTSecret)
+	}
 	return c
 }
 

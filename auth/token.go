@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -58,6 +59,12 @@ var errBadSubject = errors.New("bad sub or sid claim")
 // with alg "none", another algorithm, a bad signature, no exp or a past exp
 // is an error.
 func ParseAccessToken(secret []byte, token string, now time.Time) (Claims, error) {
+	c, _, err := parseAccessToken(secret, token, now)
+	return c, err
+}
+
+// parseAccessToken is ParseAccessToken that also returns the expiry.
+func parseAccessToken(secret []byte, token string, now time.Time) (Claims, time.Time, error) {
 	var claims accessClaims
 	_, err := jwt.ParseWithClaims(token, &claims,
 		func(*jwt.Token) (any, error) { return secret, nil },
@@ -67,13 +74,75 @@ func ParseAccessToken(secret []byte, token string, now time.Time) (Claims, error
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return Claims{}, fmt.Errorf("parse access token: %w", err)
+		return Claims{}, time.Time{}, fmt.Errorf("parse access token: %w", err)
 	}
 	user, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || user <= 0 || claims.SessionID <= 0 {
-		return Claims{}, fmt.Errorf("parse access token: %w", errBadSubject)
+		return Claims{}, time.Time{}, fmt.Errorf("parse access token: %w", errBadSubject)
 	}
-	return Claims{UserID: model.UserID(user), SessionID: model.SessionID(claims.SessionID)}, nil
+	// WithExpirationRequired: ExpiresAt is set.
+	return Claims{UserID: model.UserID(user), SessionID: model.SessionID(claims.SessionID)}, claims.ExpiresAt.Time, nil
+}
+
+// Verifier checks access tokens like ParseAccessToken, remembering the
+// tokens it has accepted until they expire, so that a client sending the
+// same token with each request pays for parsing and HMAC once rather than
+// every time. A remembered token is the exact string that was verified with
+// the same secret, so the answer cannot differ except by expiry, which is
+// checked on every call. It is safe for concurrent use.
+type Verifier struct {
+	secret []byte
+	max    int // entries kept at most
+
+	mu       sync.Mutex
+	accepted map[string]acceptedToken
+}
+
+type acceptedToken struct {
+	claims Claims
+	exp    time.Time
+}
+
+// verifierEntries bounds a Verifier's memory: at about 300 bytes a token, a
+// few megabytes, and more than enough for the clients of one instance
+// within a token's 15 minutes.
+const verifierEntries = 10000
+
+// NewVerifier returns a Verifier of tokens signed with secret.
+func NewVerifier(secret []byte) *Verifier {
+	return &Verifier{secret: secret, max: verifierEntries, accepted: make(map[string]acceptedToken)}
+}
+
+// Verify returns the claims of token if it is valid at now, with the same
+// rules and errors as ParseAccessToken.
+func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
+	v.mu.Lock()
+	a, ok := v.accepted[token]
+	v.mu.Unlock()
+	if ok && now.Before(a.exp) {
+		return a.claims, nil
+	}
+	claims, exp, err := parseAccessToken(v.secret, token, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.accepted) >= v.max {
+		for k, a := range v.accepted {
+			if !now.Before(a.exp) {
+				delete(v.accepted, k)
+			}
+		}
+		for k := range v.accepted { // all still valid: forget arbitrary ones
+			if len(v.accepted) < v.max {
+				break
+			}
+			delete(v.accepted, k)
+		}
+	}
+	v.accepted[token] = acceptedToken{claims: claims, exp: exp}
+	return claims, nil
 }
 
 // NewRefreshToken returns a new opaque refresh token, 32 random bytes in

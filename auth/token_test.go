@@ -92,6 +92,62 @@ func TestAccessToken(t *testing.T) {
 			}
 		})
 	}
+
+	// A Verifier gives the same answers, also for a token it has accepted
+	// before and remembers.
+	t.Run("Verifier", func(t *testing.T) {
+		t.Parallel()
+		v := auth.NewVerifier(secret)
+		for range 2 {
+			got, err := v.Verify(token, now.Add(model.AccessTokenTTL-time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims mismatch (-want +got):\n%s", diff)
+			}
+		}
+		for _, tt := range tests {
+			for range 2 {
+				if got, err := v.Verify(tt.token, tt.now); err == nil {
+					t.Errorf("%s: got %+v, want an error", tt.name, got)
+				}
+			}
+		}
+		// Accepted once, the token is still refused once expired, and
+		// accepted again at a time before its expiry.
+		if got, err := v.Verify(token, now.Add(model.AccessTokenTTL)); err == nil {
+			t.Errorf("at expiry: got %+v, want an error", got)
+		}
+		if _, err := v.Verify(token, now); err != nil {
+			t.Errorf("before expiry: %v", err)
+		}
+	})
+}
+
+func TestVerifier_Bounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := auth.NewVerifier(secret)
+	// More distinct valid tokens than it remembers: each still verifies.
+	const n = 10050
+	for i := range n {
+		c := auth.Claims{UserID: model.UserID(i + 1), SessionID: 1}
+		token, err := auth.NewAccessToken(secret, c, now.Add(time.Duration(i)*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.Verify(token, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c {
+			t.Fatalf("got %+v, want %+v", got, c)
+		}
+	}
+	if got := auth.VerifierLen(v); got > 10000 {
+		t.Errorf("remembers %d tokens, want at most 10000", got)
+	}
 }
 
 func TestRefreshToken(t *testing.T) {
