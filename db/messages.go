@@ -118,6 +118,27 @@ func (r messageRow) toModel() model.Message {
 	}
 }
 
+// queryMessages runs stmt, which selects messageRow's columns in order, and
+// scans up to n rows. It is the history path's sqlx.Select without the
+// reflection, which costs more than the scanning itself.
+func queryMessages(ctx context.Context, stmt *sqlx.Stmt, n int, args ...any) ([]messageRow, error) {
+	rs, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	rows := make([]messageRow, 0, n)
+	for rs.Next() {
+		rows = append(rows, messageRow{})
+		r := &rows[len(rows)-1]
+		if err := rs.Scan(&r.ID, &r.ConversationID, &r.Seq, &r.SenderID, &r.Body, &r.ClientMsgID,
+			&r.CreatedAt, &r.EditedAt, &r.DeletedAt); err != nil {
+			return nil, err
+		}
+	}
+	return rows, rs.Err()
+}
+
 func toModelMessages(rows []messageRow) []model.Message {
 	ms := make([]model.Message, len(rows))
 	for i, r := range rows {
@@ -173,11 +194,11 @@ func (s *Store) ListMessages(ctx context.Context, actor model.UserID, f model.Hi
 	case f.Before != nil && f.After != nil:
 		return nil, false, model.FieldError("before", "cannot be used with after")
 	case f.Before != nil:
-		err = s.beforeMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1, *f.Before)
+		rows, err = queryMessages(ctx, s.beforeMessages, limit+1, f.ConversationID, actor, limit+1, *f.Before)
 	case f.After != nil:
-		err = s.afterMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1, *f.After)
+		rows, err = queryMessages(ctx, s.afterMessages, limit+1, f.ConversationID, actor, limit+1, *f.After)
 	default:
-		err = s.latestMessages.SelectContext(ctx, &rows, f.ConversationID, actor, limit+1)
+		rows, err = queryMessages(ctx, s.latestMessages, limit+1, f.ConversationID, actor, limit+1)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("list messages: %w", translate(err))
