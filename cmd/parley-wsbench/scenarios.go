@@ -253,15 +253,22 @@ func (b *bench) capacity(ctx context.Context) error {
 		return err
 	}
 	fds0 := b.serverFDs()
+	connStart := time.Now()
 	clients, err := b.connect(ctx, co, all(users), split)
 	if err != nil {
 		return err
 	}
 	defer closeAll(clients)
-	storm, stormFrames, err := b.settle(ctx, clients, time.Second)
+	settleStart := time.Now()
+	quiet, _, err := b.settle(ctx, clients, time.Second)
 	if err != nil {
 		return err
 	}
+	// Everything but hello so far is presence: each member coming online
+	// is announced to every member online. It lasted from the first
+	// handshake to the last frame.
+	storm := settleStart.Sub(connStart) + quiet
+	stormFrames := framesIn(clients) - int64(len(clients))
 	b.logf("capacity: %d clients connected (presence: %d frames in %v); %d posters for %v + %v warm-up",
 		users, stormFrames, storm.Round(time.Millisecond), b.o.posters, b.o.capDur, b.o.warmup)
 	hc := newHTTPClient()
@@ -349,7 +356,6 @@ func (b *bench) fanout(ctx context.Context) error {
 	var clients []*client
 	defer func() { closeAll(clients) }()
 	start := time.Now()
-	var stormFrames int64
 	for i := 0; i < n; i += batch {
 		idx := all(min(batch, n-i))
 		for j := range idx {
@@ -360,13 +366,12 @@ func (b *bench) fanout(ctx context.Context) error {
 			return err
 		}
 		clients = append(clients, cs...)
-		_, f, err := b.settle(ctx, clients, 300*time.Millisecond)
-		if err != nil {
+		if _, _, err := b.settle(ctx, clients, 300*time.Millisecond); err != nil {
 			return err
 		}
-		stormFrames += f
 	}
 	storm := time.Since(start)
+	stormFrames := framesIn(clients) - int64(len(clients)) // all but hello is presence
 	b.logf("fanout: %d members connected in %.1f s, %d presence frames; timing %d messages", n, storm.Seconds(), stormFrames, b.o.repeats)
 	hc := newHTTPClient()
 	defer hc.CloseIdleConnections()
