@@ -23,8 +23,9 @@
 #
 # Settings (environment): BENCH_WS_ARGS (extra parley-wsbench flags, e.g.
 # "-scenarios latency -latency-duration 20s"), BENCH_WS_PG_OPTIONS (postgres
-# options instead of make test's), BENCH_WS_KEEP_LOGS=1
-# (copy the server logs to ./bench-ws-logs/), GO (default go).
+# options instead of make test's), BENCH_WS_LOGS=DIR (keep the server logs
+# there), BENCH_WS_LOG_LEVEL (the servers' PARLEY_LOG_LEVEL, default info;
+# debug logs why each connection ended), GO (default go).
 #
 # BENCH_WS_PROFILE=DIR profiles instead: serve has no profiling endpoint, so
 # no instance is started; parley-wsbench serves one itself (-inprocess,
@@ -72,8 +73,8 @@ cleanup() {
 			tail -n 15 "$f" >&2
 		done
 	fi
-	if [ "${BENCH_WS_KEEP_LOGS:-0}" = 1 ]; then
-		mkdir -p "$root/bench-ws-logs" && cp "$dir"/server-*.log "$root/bench-ws-logs/" 2>/dev/null
+	if [ -n "${BENCH_WS_LOGS:-}" ]; then
+		mkdir -p "$BENCH_WS_LOGS" && cp "$dir"/server-*.log "$BENCH_WS_LOGS/" 2>/dev/null
 	fi
 	[ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
 	pg_stop "$dir/pg"
@@ -118,7 +119,7 @@ for name in a b; do
 		PARLEY_ADDR="127.0.0.1:$port" \
 		PARLEY_JWT_SECRET="$PARLEY_WSBENCH_JWT_SECRET" \
 		REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-		PARLEY_SHUTDOWN_TIMEOUT=5s PARLEY_DRAIN_DELAY=0s \
+		PARLEY_SHUTDOWN_TIMEOUT=5s PARLEY_DRAIN_DELAY=0s PARLEY_LOG_LEVEL="${BENCH_WS_LOG_LEVEL:-info}" \
 		"$bin" serve --rate-auth-ip=1000000/1s --rate-auth-username=1000000/1s --rate-post=1000000/1s \
 		>"$dir/server-$name.log" 2>&1 &
 	pids+=("$!")

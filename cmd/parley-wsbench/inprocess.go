@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
@@ -121,7 +122,14 @@ func (b *bench) memoryInProcess(ctx context.Context, clients []*client, before r
 	b.row(sc, "in-process: heap in use per connection (srv+client)", per(after.heapInuse, before.heapInuse), "", nil)
 	b.row(sc, "in-process: stacks per connection (srv+client)", per(after.stackInuse, before.stackInuse), "", nil)
 	b.row(sc, "in-process: runtime Sys per connection (srv+client)", per(after.sys, before.sys), "", nil)
-	b.machine(sc+"-inprocess", "conns", n, "goroutines_before", before.goroutines, "goroutines_after", after.goroutines,
+	start := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(start)
+	stackStart := uint64(0)
+	if start[0].Value.Kind() == metrics.KindUint64 {
+		stackStart = start[0].Value.Uint64()
+	}
+	b.row(sc, "in-process: a new goroutine's stack (bytes)", fmt.Sprintf("%d", stackStart), "", nil)
+	b.machine(sc+"-inprocess", "conns", n, "stack_starting_size", stackStart, "goroutines_before", before.goroutines, "goroutines_after", after.goroutines,
 		"heap_inuse_before", before.heapInuse, "heap_inuse_after", after.heapInuse,
 		"stack_inuse_before", before.stackInuse, "stack_inuse_after", after.stackInuse,
 		"sys_before", before.sys, "sys_after", after.sys)
