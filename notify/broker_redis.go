@@ -53,7 +53,9 @@ type RedisBroker struct {
 
 	// Until downUntil (Unix ns), after a failed PUBLISH, Publish fails at
 	// once instead of waiting for Redis again: the event would be lost
-	// anyway, and the request that published it should not wait.
+	// anyway, and the request that published it should not wait. A
+	// subscription that Redis confirms again clears it before it reports
+	// the gap, so nothing published after the resync is skipped.
 	downUntil atomic.Int64
 }
 
@@ -243,6 +245,9 @@ func (s *redisSubscription) run() {
 			if m.Kind != "subscribe" || m.Channel != s.channel {
 				continue
 			}
+			// Redis answers again: publish for real from now on, so that
+			// every event after the gap (and the resync it causes) is sent.
+			s.broker.downUntil.Store(0)
 			if down.IsZero() {
 				s.log.Info("redis subscription renewed")
 			} else {
