@@ -139,7 +139,7 @@ say "instances ready at ${urls[0]} and ${urls[1]} (Redis $REDIS_PORT); load aver
 rc=0
 # shellcheck disable=SC2086 # BENCH_WS_ARGS holds flags
 "$root/bin/parley-wsbench" -urls "${urls[0]},${urls[1]}" -dsn "$dsn" \
-	-pids "a=${pids[0]},b=${pids[1]},redis=$REDIS_PID" ${BENCH_WS_ARGS:-} &
+	-pids "a=${pids[0]},b=${pids[1]},redis=$REDIS_PID" -redis "redis://127.0.0.1:$REDIS_PORT/0" ${BENCH_WS_ARGS:-} &
 child=$!
 wait "$child" || rc=$?
 child=''

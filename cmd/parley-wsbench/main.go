@@ -14,6 +14,10 @@
 //	fanout    5,000 members of one channel: POST → last member < 100 ms (median of repeats)
 //	memory    10,000 idle WebSockets on one instance: RSS per connection < 16 KiB
 //
+// Connecting makes the servers announce each member's presence to every
+// member online, N²/2 frames per channel: the capacity scenario reports
+// that cost at 1,000 members; fanout sidesteps it with -redis (see fanout).
+//
 // It prints a summary table and one "WSBENCH scenario key=value…" line per
 // scenario, and exits 1 if a target is missed, 2 if it could not run.
 package main
@@ -68,6 +72,7 @@ type options struct {
 	quietMax   time.Duration
 	verbose    bool
 
+	redisURL         string
 	inprocess        bool
 	cpuProfile       string
 	memProfile       string
@@ -94,6 +99,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.memConns, "memory-conns", 10000, "memory: idle WebSockets opened to the first instance")
 	fs.DurationVar(&o.quietMax, "settle-timeout", 5*time.Minute, "longest wait for the presence events that connecting causes to stop")
 	fs.BoolVar(&o.verbose, "v", false, "log every unexpected close")
+	fs.StringVar(&o.redisURL, "redis", "", "Redis URL the instances share; with it, fanout's members join by a resync rather than online (see fanout)")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "serve one instance in this process on -dsn (in-memory fan-out, like serve without REDIS_URL) instead of -urls, to profile it")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "with -inprocess: write a CPU profile of the whole run here")
 	fs.StringVar(&o.memProfile, "memprofile", "", "with -inprocess: write a heap profile here while the memory scenario's connections are open")

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func all(n int) []int {
@@ -341,38 +343,62 @@ func (b *bench) capacity(ctx context.Context) error {
 
 // fanout: -fanout-members members of one channel, split over both
 // instances; the time from a POST being sent to its last delivery.
+//
+// Members who connect while in the channel are announced to every member
+// online: N²/2 presence frames, 12.5 million for 5,000, which take minutes
+// on two cores and can keep an instance so busy that the other reaps it as
+// dead (see the capacity scenario's presence figure for the effect at
+// 1,000). With -redis the members therefore connect first, while in no
+// conversation (nobody to tell), then join in PostgreSQL, and the instances
+// are made to reload every membership the way they do after losing Redis:
+// their subscriptions are dropped (CLIENT KILL TYPE pubsub), they report a
+// gap, tell their clients to resync and reload. Without -redis they connect
+// as members, in batches of 250, each batch's presence frames drained
+// before the next so that no send queue overflows.
 func (b *bench) fanout(ctx context.Context) error {
 	const sc = "fanout"
 	n := b.o.fanMembers
-	co, err := b.newCohort(ctx, "fan", n, 1)
+	resync := b.o.redisURL != "" && !b.o.inprocess
+	co, err := b.newCohortJoin(ctx, "fan", n, 1, !resync)
 	if err != nil {
 		return err
 	}
 	fds0 := b.serverFDs()
-	// Connect in batches, letting the presence events each batch causes
-	// (one per new member, to every member online) drain first, so that
-	// no send queue overflows while the channel fills up.
-	const batch = 250
 	var clients []*client
 	defer func() { closeAll(clients) }()
 	start := time.Now()
-	for i := 0; i < n; i += batch {
-		idx := all(min(batch, n-i))
-		for j := range idx {
-			idx[j] += i
-		}
-		cs, err := b.connect(ctx, co, idx, split)
-		if err != nil {
+	how := "online, in batches of 250"
+	if resync {
+		how = "connected, then joined by a resync"
+		if clients, err = b.connect(ctx, co, all(n), split); err != nil {
 			return err
 		}
-		clients = append(clients, cs...)
-		if _, _, err := b.settle(ctx, clients, 300*time.Millisecond); err != nil {
+		if err := co.addMembers(ctx, b.db); err != nil {
+			return fmt.Errorf("setup fan: %w", err)
+		}
+		if err := b.resyncAll(ctx, clients, co); err != nil {
 			return err
+		}
+	} else {
+		const batch = 250
+		for i := 0; i < n; i += batch {
+			idx := all(min(batch, n-i))
+			for j := range idx {
+				idx[j] += i
+			}
+			cs, err := b.connect(ctx, co, idx, split)
+			if err != nil {
+				return err
+			}
+			clients = append(clients, cs...)
+			if _, _, err := b.settle(ctx, clients, 300*time.Millisecond); err != nil {
+				return err
+			}
 		}
 	}
 	storm := time.Since(start)
-	stormFrames := framesIn(clients) - int64(len(clients)) // all but hello is presence
-	b.logf("fanout: %d members connected in %.1f s, %d presence frames; timing %d messages", n, storm.Seconds(), stormFrames, b.o.repeats)
+	stormFrames := framesIn(clients) - int64(len(clients)) // all but hello: presence, resync, probes
+	b.logf("fanout: %d members %s in %.1f s (%d frames besides hello); timing %d messages", n, how, storm.Seconds(), stormFrames, b.o.repeats)
 	hc := newHTTPClient()
 	defer hc.CloseIdleConnections()
 	var posts []post
@@ -414,12 +440,12 @@ func (b *bench) fanout(ctx context.Context) error {
 	b.row(sc, "POST → any member p50 (ms); POST round trip p50", ms(pct(t.lat, 50))+"; "+ms(pct(postLat, 50)), "", nil)
 	b.check(sc, "missing / duplicate deliveries", fmt.Sprintf("%d / %d", t.missing, t.dups), "0 / 0", t.missing == 0 && t.dups == 0 && t.foreign == 0)
 	b.row(sc, "slow-consumer closes / lost while connecting", fmt.Sprintf("%d / %d", slow, lost), "", nil)
-	b.row(sc, "presence frames on connect (time)", fmt.Sprintf("%d (%.1f s)", stormFrames, storm.Seconds()), "", nil)
-	b.machine(sc, "members", n, "repeats", len(lastLat), "median_ms", ms(med), "max_ms", ms(pct(lastLat, 100)),
+	b.row(sc, "members "+how+": frames, time", fmt.Sprintf("%d, %.1f s", stormFrames, storm.Seconds()), "", nil)
+	b.machine(sc, "members", n, "joined", map[bool]string{true: "resync", false: "online"}[resync], "repeats", len(lastLat), "median_ms", ms(med), "max_ms", ms(pct(lastLat, 100)),
 		"min_ms", ms(pct(lastLat, 0)), "post_p50_ms", ms(pct(postLat, 50)),
 		"missing", t.missing, "duplicates", t.dups, "foreign", t.foreign, "post_errors", nErr,
 		"live", live, "slow_closed", slow, "lost", lost, "bad_frames", t.shapeErrs,
-		"presence_frames", stormFrames, "connect_s", fmt.Sprintf("%.1f", storm.Seconds()), cpu)
+		"setup_frames", stormFrames, "setup_s", fmt.Sprintf("%.1f", storm.Seconds()), cpu)
 	if firstErr != nil {
 		b.logf("fanout: first POST error: %v", firstErr)
 	}
@@ -427,4 +453,45 @@ func (b *bench) fanout(ctx context.Context) error {
 	clients = nil
 	b.afterClose(fds0)
 	return nil
+}
+
+// resyncAll has the instances reload the memberships of every connected
+// user: it drops their Redis subscriptions, which they report as a gap
+// (telling every client to resync, then reloading memberships), and posts
+// probes until one reaches every client. The frames so far are discarded.
+func (b *bench) resyncAll(ctx context.Context, clients []*client, co *cohort) error {
+	opts, err := redis.ParseURL(b.o.redisURL)
+	if err != nil {
+		return fmt.Errorf("-redis: %w", err)
+	}
+	rc := redis.NewClient(opts)
+	defer func() { _ = rc.Close() }()
+	if err := rc.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		return fmt.Errorf("drop the instances' subscriptions: %w", err)
+	}
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	deadline := time.Now().Add(90 * time.Second)
+	for r := 0; time.Now().Before(deadline) && ctx.Err() == nil; r++ {
+		time.Sleep(500 * time.Millisecond)
+		live, _, _ := liveCount(clients)
+		c0 := createdIn(clients)
+		p := b.post(ctx, hc, b.o.urls[r%len(b.o.urls)], co.tokens[r%len(co.tokens)], co.convs[0])
+		if p.err != nil {
+			return fmt.Errorf("probe: %w", p.err)
+		}
+		wait := time.Now().Add(3 * time.Second)
+		for createdIn(clients) < c0+int64(live) && time.Now().Before(wait) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if createdIn(clients) >= c0+int64(live) {
+			time.Sleep(200 * time.Millisecond)
+			for _, c := range clients {
+				c.take()
+			}
+			b.logf("fanout: memberships reloaded after %d probe(s)", r+1)
+			return nil
+		}
+	}
+	return errors.New("the instances did not reload the memberships within 90 s")
 }

@@ -43,6 +43,12 @@ func (c *cohort) members(k int) []int {
 // auth.HashPassword from a random password nobody knows. Access tokens are
 // minted here with the servers' secret, as POST /auth/login would.
 func (b *bench) newCohort(ctx context.Context, tag string, n, nConvs int) (*cohort, error) {
+	return b.newCohortJoin(ctx, tag, n, nConvs, true)
+}
+
+// newCohortJoin is newCohort, with the memberships left out unless join:
+// addMembers adds them later.
+func (b *bench) newCohortJoin(ctx context.Context, tag string, n, nConvs int, join bool) (*cohort, error) {
 	start := time.Now()
 	prefix := fmt.Sprintf("wsb%d_%s_", time.Now().UnixNano()%1e9, tag)
 	tx, err := b.db.BeginTx(ctx, nil)
@@ -80,14 +86,10 @@ func (b *bench) newCohort(ctx context.Context, tag string, n, nConvs int) (*coho
 	if err != nil {
 		return nil, fmt.Errorf("setup %s: channels: %w", tag, err)
 	}
-	convOf := make([]int64, n)
-	for i := range c.users {
-		convOf[i] = c.conv(i)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO members (conversation_id, user_id, joined_at)
-		SELECT c, u, now() FROM unnest($1::bigint[], $2::bigint[]) AS t(c, u)`,
-		pq.Array(convOf), pq.Array(c.users)); err != nil {
-		return nil, fmt.Errorf("setup %s: members: %w", tag, err)
+	if join {
+		if err := c.addMembers(ctx, tx); err != nil {
+			return nil, fmt.Errorf("setup %s: %w", tag, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("setup %s: commit: %w", tag, err)
@@ -128,4 +130,20 @@ func ids(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// addMembers makes every user of c a member of its conversation.
+func (c *cohort) addMembers(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}) error {
+	convOf := make([]int64, len(c.users))
+	for i := range c.users {
+		convOf[i] = c.conv(i)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO members (conversation_id, user_id, joined_at)
+		SELECT c, u, now() FROM unnest($1::bigint[], $2::bigint[]) AS t(c, u)`,
+		pq.Array(convOf), pq.Array(c.users)); err != nil {
+		return fmt.Errorf("members: %w", err)
+	}
+	return nil
 }
