@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -86,9 +85,3 @@ func pct(sorted []int64, p float64) int64 {
 
 // ms formats ns as milliseconds.
 func ms(ns int64) string { return fmt.Sprintf("%.2f", float64(ns)/1e6) }
-
-func sortedCopy(v []int64) []int64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s
-}

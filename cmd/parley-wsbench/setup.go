@@ -64,21 +64,8 @@ func (b *bench) newCohortJoin(ctx context.Context, tag string, n, nConvs int, jo
 	if err != nil {
 		return nil, fmt.Errorf("setup %s: users: %w", tag, err)
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO sessions (user_id, created_at)
-		SELECT u, now() FROM unnest($1::bigint[]) u RETURNING user_id, id`, pq.Array(c.users))
+	sessionOf, err := sessions(ctx, tx, c.users)
 	if err != nil {
-		return nil, fmt.Errorf("setup %s: sessions: %w", tag, err)
-	}
-	sessionOf := make(map[int64]int64, n)
-	for rows.Next() {
-		var u, s int64
-		if err := rows.Scan(&u, &s); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("setup %s: sessions: %w", tag, err)
-		}
-		sessionOf[u] = s
-	}
-	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("setup %s: sessions: %w", tag, err)
 	}
 	c.convs, err = ids(ctx, tx, `INSERT INTO conversations (kind, name, created_at)
@@ -146,4 +133,23 @@ func (c *cohort) addMembers(ctx context.Context, db interface {
 		return fmt.Errorf("members: %w", err)
 	}
 	return nil
+}
+
+// sessions starts a session for each of users and returns their ids by user.
+func sessions(ctx context.Context, tx *sql.Tx, users []int64) (map[int64]int64, error) {
+	rows, err := tx.QueryContext(ctx, `INSERT INTO sessions (user_id, created_at)
+		SELECT u, now() FROM unnest($1::bigint[]) u RETURNING user_id, id`, pq.Array(users))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	sessionOf := make(map[int64]int64, len(users))
+	for rows.Next() {
+		var u, s int64
+		if err := rows.Scan(&u, &s); err != nil {
+			return nil, err
+		}
+		sessionOf[u] = s
+	}
+	return sessionOf, rows.Err()
 }

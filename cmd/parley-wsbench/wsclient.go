@@ -90,8 +90,9 @@ func (c *client) dial(ctx context.Context, d *net.Dialer, host, token string) er
 		_ = nc.Close()
 		return fmt.Errorf("handshake: %w", err)
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 300)) // none after a 101
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		_ = nc.Close()
 		return fmt.Errorf("handshake: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
