@@ -165,3 +165,13 @@ func fdCount(pid int) int {
 	}
 	return len(ents)
 }
+
+// cpuUsed returns the CPU time each process used since before.
+func (b *bench) cpuUsed(before usage) map[string]time.Duration {
+	after := b.cpuTimes()
+	d := map[string]time.Duration{}
+	for n, t := range after.cpu {
+		d[n] = t - before.cpu[n]
+	}
+	return d
+}

@@ -301,12 +301,13 @@ func (b *bench) capacity(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	cpu := b.cpuSince(cpu0, time.Since(start))
 	nErr, firstErr := postErrors(posts)
 	if nErr == len(posts) {
 		return fmt.Errorf("every POST failed: %w", firstErr)
 	}
 	drain(ctx, clients, created0+int64(len(posts)-nErr)*users)
+	cpu := b.cpuSince(cpu0, time.Since(start))
+	used := b.cpuUsed(cpu0)
 	inWin := func(p *post) bool { return p.sent >= w0 && p.sent < w1 }
 	t := match(clients, posts, inWin, [2]int64{w0, w1})
 	postsIn := 0
@@ -321,6 +322,18 @@ func (b *bench) capacity(ctx context.Context) error {
 	live, slow, lost := liveCount(clients)
 	rate := float64(t.inWindow) / b.o.capDur.Seconds()
 	b.check(sc, "deliveries/s received, 1,000 members", fmt.Sprintf("%.0f", rate), "≥ 100000", rate >= 100000)
+	// CPU per delivery hardly depends on what else runs on the machine,
+	// unlike the rate: it says what two dedicated cores could do at best.
+	perDelivery := func(names ...string) float64 {
+		var d time.Duration
+		for _, n := range names {
+			d += used[n]
+		}
+		return float64(d.Microseconds()) / float64(max(1, t.delivered))
+	}
+	srvUS, genUS := perDelivery("a", "b", "redis"), perDelivery("gen")
+	b.row(sc, "CPU µs per delivery: servers+Redis, generator", fmt.Sprintf("%.1f, %.1f", srvUS, genUS), "", nil)
+	b.row(sc, "ceiling on 2 dedicated cores at that cost", fmt.Sprintf("%.0f/s", 2e6/(srvUS+genUS)), "", nil)
 	b.row(sc, "messages/s posted (POST p50 / p99 ms)", fmt.Sprintf("%.0f (%s / %s)", float64(postsIn)/b.o.capDur.Seconds(), ms(pct(postLat, 50)), ms(pct(postLat, 99))), "", nil)
 	b.row(sc, "publish→notify p50 / p99 under load (ms)", ms(pct(t.lat, 50))+" / "+ms(pct(t.lat, 99)), "", nil)
 	b.row(sc, "slow-consumer closes / lost connections", fmt.Sprintf("%d / %d", slow, lost), "", nil)
@@ -332,7 +345,8 @@ func (b *bench) capacity(ctx context.Context) error {
 		"p50_ms", ms(pct(t.lat, 50)), "p99_ms", ms(pct(t.lat, 99)),
 		"missing", t.missing, "duplicates", t.dups, "foreign", t.foreign, "unknown", t.unknown,
 		"post_errors", nErr, "live", live, "slow_closed", slow, "lost", lost, "bad_frames", t.shapeErrs,
-		"presence_frames", stormFrames, "presence_s", fmt.Sprintf("%.2f", storm.Seconds()), cpu)
+		"presence_frames", stormFrames, "presence_s", fmt.Sprintf("%.2f", storm.Seconds()),
+		"cpu_us_per_delivery_servers", fmt.Sprintf("%.1f", srvUS), "cpu_us_per_delivery_gen", fmt.Sprintf("%.1f", genUS), cpu)
 	if firstErr != nil {
 		b.logf("capacity: first POST error: %v", firstErr)
 	}
