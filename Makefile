@@ -57,9 +57,14 @@ unit:
 fuzz:
 	scripts/with-test-services.sh scripts/fuzz.sh $(FUZZTIME)
 
-## bench: load the server and compare with pgbench replaying the same SQL.
+## bench: REST load compared with pgbench replaying the same SQL, then the
+## WebSocket load across two instances. Both run even if the first misses a
+## target; the exit status says whether every target was met.
 bench: build
-	scripts/bench.sh $(BIN)
+	@rest=0; ws=0; \
+	scripts/bench.sh $(BIN) || rest=$$?; \
+	scripts/bench-ws.sh $(BIN) || ws=$$?; \
+	[ $$rest -eq 0 ] && [ $$ws -eq 0 ]
 
 clean:
 	rm -rf bin node_modules
