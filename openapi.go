@@ -1,6 +1,7 @@
-// Package parley is the root of the module. It holds openapi.yaml, the
-// description of every request and response of the HTTP API, so that the
-// server can serve it and tests can validate against it.
+// Package parley is the root of the module. It holds the API contracts:
+// openapi.yaml, every request and response of the HTTP API, and
+// asyncapi.yaml, every frame of the event channel, so that the server can
+// serve them and tests can validate against them.
 package parley
 
 import _ "embed"
@@ -9,3 +10,8 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// AsyncAPI is asyncapi.yaml, the AsyncAPI 3 description of the event channel.
+//
+//go:embed asyncapi.yaml
+var AsyncAPI []byte

@@ -1,22 +1,19 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
+
+	"parley/notify/notifytest"
 )
 
 // event is a frame of the event channel, any type (asyncapi.yaml).
@@ -299,107 +296,9 @@ func (w *wsConn) received() []event {
 	return append([]event(nil), w.all...)
 }
 
-// frameSchemas are the payload schemas of the server's messages in
-// ../asyncapi.yaml, by message name (the frame's type).
-var (
-	schemasOnce sync.Once
-	schemas     map[string]*jsonschema.Schema
-	schemasErr  error
-)
-
 // checkFrame reports whether data is a frame asyncapi.yaml says the server
 // sends.
-func checkFrame(data []byte) error {
-	schemasOnce.Do(func() { schemas, schemasErr = loadSchemas(filepath.Join("..", "asyncapi.yaml")) })
-	if schemasErr != nil {
-		return fmt.Errorf("asyncapi.yaml: %w", schemasErr)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	obj, _ := inst.(map[string]any)
-	typ, _ := obj["type"].(string)
-	s := schemas[typ]
-	if s == nil {
-		return fmt.Errorf("no message named %q among the server's", typ)
-	}
-	return s.Validate(inst)
-}
-
-// loadSchemas compiles the payloads of the messages of every operation
-// whose action is send (server to client).
-func loadSchemas(path string) (map[string]*jsonschema.Schema, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		return nil, err
-	}
-	const url = "asyncapi.json"
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft7)
-	if err := c.AddResource(url, inst); err != nil {
-		return nil, err
-	}
-	// operation → channel message ($ref) → component message ($ref).
-	deref := func(v any) (string, map[string]any, error) {
-		m, _ := v.(map[string]any)
-		ref, _ := m["$ref"].(string)
-		if !strings.HasPrefix(ref, "#/") {
-			return "", nil, fmt.Errorf("bad $ref %q", ref)
-		}
-		var cur any = doc
-		for _, p := range strings.Split(ref[2:], "/") {
-			obj, _ := cur.(map[string]any)
-			cur = obj[p]
-		}
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return "", nil, fmt.Errorf("$ref %q leads nowhere", ref)
-		}
-		return ref[1:], obj, nil
-	}
-	out := map[string]*jsonschema.Schema{}
-	ops, _ := doc["operations"].(map[string]any)
-	for name, o := range ops {
-		op, _ := o.(map[string]any)
-		if op["action"] != "send" {
-			continue
-		}
-		msgs, _ := op["messages"].([]any)
-		for _, m := range msgs {
-			_, chMsg, err := deref(m)
-			if err != nil {
-				return nil, fmt.Errorf("operation %s: %w", name, err)
-			}
-			ptr, msg, err := deref(chMsg)
-			if err != nil {
-				return nil, fmt.Errorf("operation %s: %w", name, err)
-			}
-			msgName, _ := msg["name"].(string)
-			s, err := c.Compile(url + "#" + ptr + "/payload")
-			if err != nil {
-				return nil, fmt.Errorf("message %s: %w", msgName, err)
-			}
-			out[msgName] = s
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no server messages found")
-	}
-	return out, nil
-}
+func checkFrame(data []byte) error { return notifytest.CheckFrame(data, true) }
 
 // send writes a client frame (asyncapi.yaml's typingSent).
 func (w *wsConn) send(tb testing.TB, v any) {

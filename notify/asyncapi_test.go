@@ -1,177 +1,33 @@
 package notify
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sort"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 
 	"parley/model"
+	"parley/notify/notifytest"
 )
 
-// frameSchemas are the payload schemas of asyncapi.yaml's messages, by the
-// frame type they describe (the message's name).
-type frameSchemas struct {
-	server   map[string]*jsonschema.Schema // operations with action send
-	client   map[string]*jsonschema.Schema // operations with action receive
-	examples []example
-}
-
-type example struct {
-	name    string
-	server  bool
-	payload any
-}
-
-var (
-	schemasOnce sync.Once
-	schemas     *frameSchemas
-	schemasErr  error
-)
-
-// loadSchemas compiles the message payload schemas of ../asyncapi.yaml
-// once. jsonschema/v6 is the validator kin-openapi already brings into the
-// module; it implements draft 7, the base of AsyncAPI's schema format.
-func loadSchemas(tb testing.TB) *frameSchemas {
+// loadSchemas returns asyncapi.yaml's message schemas.
+func loadSchemas(tb testing.TB) *notifytest.Schemas {
 	tb.Helper()
-	schemasOnce.Do(func() { schemas, schemasErr = compileSchemas("../asyncapi.yaml") })
-	if schemasErr != nil {
-		tb.Fatalf("asyncapi.yaml: %v", schemasErr)
-	}
-	return schemas
-}
-
-func compileSchemas(path string) (*frameSchemas, error) {
-	raw, err := os.ReadFile(path)
+	s, err := notifytest.Load()
 	if err != nil {
-		return nil, err
+		tb.Fatal(err)
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if v := doc["asyncapi"]; v != "3.0.0" {
-		return nil, fmt.Errorf("asyncapi is %v, want 3.0.0", v)
-	}
-	js, err := json.Marshal(doc) // YAML values → JSON values, as the validator expects
-	if err != nil {
-		return nil, err
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		return nil, err
-	}
-	const url = "asyncapi.json"
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft7)
-	if err := c.AddResource(url, inst); err != nil {
-		return nil, err
-	}
-	fs := &frameSchemas{server: map[string]*jsonschema.Schema{}, client: map[string]*jsonschema.Schema{}}
-	ops, _ := doc["operations"].(map[string]any)
-	if len(ops) == 0 {
-		return nil, fmt.Errorf("no operations")
-	}
-	for opName, o := range ops {
-		op, _ := o.(map[string]any)
-		var into map[string]*jsonschema.Schema
-		switch op["action"] {
-		case "send":
-			into = fs.server
-		case "receive":
-			into = fs.client
-		default:
-			return nil, fmt.Errorf("operation %s: action %v", opName, op["action"])
-		}
-		msgs, _ := op["messages"].([]any)
-		for _, m := range msgs {
-			// operation → channel message → component message
-			ptr, err := follow(doc, m)
-			if err != nil {
-				return nil, fmt.Errorf("operation %s: %w", opName, err)
-			}
-			msgPtr, err := follow(doc, lookup(doc, ptr))
-			if err != nil {
-				return nil, fmt.Errorf("operation %s: %w", opName, err)
-			}
-			msg, _ := lookup(doc, msgPtr).(map[string]any)
-			name, _ := msg["name"].(string)
-			if name == "" {
-				return nil, fmt.Errorf("message %s has no name", msgPtr)
-			}
-			if _, dup := into[name]; dup {
-				return nil, fmt.Errorf("operation %s: two messages named %s", opName, name)
-			}
-			sch, err := c.Compile(url + "#" + msgPtr + "/payload")
-			if err != nil {
-				return nil, fmt.Errorf("message %s: %w", name, err)
-			}
-			into[name] = sch
-			exs, _ := msg["examples"].([]any)
-			for _, e := range exs {
-				ex, _ := e.(map[string]any)
-				fs.examples = append(fs.examples, example{name: name, server: op["action"] == "send", payload: ex["payload"]})
-			}
-		}
-	}
-	return fs, nil
-}
-
-// follow returns the JSON pointer of a {"$ref": "#/…"} object.
-func follow(doc map[string]any, v any) (string, error) {
-	m, _ := v.(map[string]any)
-	ref, _ := m["$ref"].(string)
-	if !strings.HasPrefix(ref, "#/") || lookup(doc, ref[1:]) == nil {
-		return "", fmt.Errorf("bad $ref %q", ref)
-	}
-	return ref[1:], nil
-}
-
-func lookup(doc map[string]any, ptr string) any {
-	var cur any = doc
-	for _, p := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")]
-	}
-	return cur
+	return s
 }
 
 // checkFrame fails tb unless data is a frame that asyncapi.yaml describes,
 // sent by the server (fromServer) or by a client.
 func checkFrame(tb testing.TB, data []byte, fromServer bool) {
 	tb.Helper()
-	if err := validateFrame(loadSchemas(tb), data, fromServer); err != nil {
-		tb.Errorf("frame %s does not match asyncapi.yaml: %v", data, err)
+	if err := notifytest.CheckFrame(data, fromServer); err != nil {
+		tb.Error(err)
 	}
-}
-
-func validateFrame(fs *frameSchemas, data []byte, fromServer bool) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	obj, _ := inst.(map[string]any)
-	typ, _ := obj["type"].(string)
-	set := fs.client
-	if fromServer {
-		set = fs.server
-	}
-	sch := set[typ]
-	if sch == nil {
-		return fmt.Errorf("no message named %q", typ)
-	}
-	return sch.Validate(inst)
 }
 
 // TestAsyncAPI_Messages checks that asyncapi.yaml names every event type,
@@ -182,7 +38,7 @@ func TestAsyncAPI_Messages(t *testing.T) {
 	fs := loadSchemas(t)
 
 	var server []string
-	for name := range fs.server {
+	for name := range fs.Server {
 		server = append(server, name)
 	}
 	sort.Strings(server)
@@ -191,17 +47,17 @@ func TestAsyncAPI_Messages(t *testing.T) {
 	if diff := cmp.Diff(want, server); diff != "" {
 		t.Errorf("server messages (-want +got):\n%s", diff)
 	}
-	if _, ok := fs.client["typing"]; !ok || len(fs.client) != 1 {
-		t.Errorf("client messages: got %d, want typing only", len(fs.client))
+	if _, ok := fs.Client["typing"]; !ok || len(fs.Client) != 1 {
+		t.Errorf("client messages: got %d, want typing only", len(fs.Client))
 	}
 
-	for _, ex := range fs.examples {
-		data, err := json.Marshal(ex.payload)
+	for _, ex := range fs.Examples {
+		data, err := json.Marshal(ex.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validateFrame(fs, data, ex.server); err != nil {
-			t.Errorf("example of %s: %v", ex.name, err)
+		if err := fs.Validate(data, ex.Server); err != nil {
+			t.Errorf("example of %s: %v", ex.Name, err)
 		}
 	}
 
@@ -218,7 +74,7 @@ func TestAsyncAPI_Messages(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen[string(ev.Type)] = true
-		if err := validateFrame(fs, data, true); err != nil {
+		if err := fs.Validate(data, true); err != nil {
 			t.Errorf("%s: %v", data, err)
 		}
 	}
@@ -237,7 +93,7 @@ func TestAsyncAPI_Messages(t *testing.T) {
 		`{"type":"unknown"}`,
 	}
 	for _, b := range bad {
-		if validateFrame(fs, []byte(b), true) == nil {
+		if fs.Validate([]byte(b), true) == nil {
 			t.Errorf("%s: valid, want invalid", b)
 		}
 	}
@@ -265,7 +121,7 @@ func TestAsyncAPI_ClientFrames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := parseClientFrame([]byte(tc))
-		verr := validateFrame(fs, []byte(tc), false)
+		verr := fs.Validate([]byte(tc), false)
 		if (err == nil) != (verr == nil) {
 			t.Errorf("%s: parse error %v, schema error %v; want both nil or both set", tc, err, verr)
 		}

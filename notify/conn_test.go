@@ -30,7 +30,7 @@ func FuzzParseClientFrame(f *testing.F) {
 		if conv <= 0 {
 			t.Fatalf("accepted conversation_id %d", conv)
 		}
-		if err := validateFrame(fs, data, false); err != nil {
+		if err := fs.Validate(data, false); err != nil {
 			t.Fatalf("accepted %q, which asyncapi.yaml rejects: %v", data, err)
 		}
 	})
