@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"parley/bench/procstat"
 )
 
 // result is what one phase measured.
@@ -36,7 +38,7 @@ var clientLabels = pprof.Labels("bench", "client")
 // unmeasured, then for duration measured. Only requests that start and end
 // inside the measured window count. The first error stops the phase. The
 // CPU time of procs and of this process is sampled at the window's edges.
-func runPhase(ctx context.Context, name string, users []*benchUser, warmup, duration time.Duration, procs []proc,
+func runPhase(ctx context.Context, name string, users []*benchUser, warmup, duration time.Duration, procs []procstat.Proc,
 	op func(ctx context.Context, u *benchUser, k int) error,
 ) result {
 	ctx, cancel := context.WithCancel(ctx)
@@ -82,7 +84,7 @@ func runPhase(ctx context.Context, name string, users []*benchUser, warmup, dura
 }
 
 // cpuTimesAt waits until t and then returns cpuTimes(procs).
-func cpuTimesAt(ctx context.Context, t time.Time, procs []proc) (map[string]time.Duration, error) {
+func cpuTimesAt(ctx context.Context, t time.Time, procs []procstat.Proc) (map[string]time.Duration, error) {
 	timer := time.NewTimer(time.Until(t))
 	defer timer.Stop()
 	select {

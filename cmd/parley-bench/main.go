@@ -62,6 +62,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"parley/bench/procstat"
 )
 
 func main() {
@@ -84,7 +86,7 @@ type config struct {
 	body     string
 	password string
 
-	procs      []proc
+	procs      []procstat.Proc
 	serveDSN   string
 	serveLog   string
 	cpuProfile string
@@ -104,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
 	fs.Func("cpu", "report the CPU time per request of these processes, as name=pid,… (a process's children count too)", func(s string) error {
 		var err error
-		cfg.procs, err = parseProcs(s)
+		cfg.procs, err = procstat.Parse(s, "cpu", "client")
 		return err
 	})
 	fs.StringVar(&cfg.serveDSN, "serve-dsn", "", "serve Parley in this process on this fresh database instead of loading -url")

@@ -43,6 +43,8 @@ import (
 	_ "github.com/lib/pq" // the database/sql driver
 
 	"parley/auth"
+
+	"parley/bench/procstat"
 )
 
 func main() {
@@ -58,7 +60,7 @@ type options struct {
 	urls       []string
 	dsn        string
 	scenarios  []string
-	procs      []proc
+	procs      []procstat.Proc
 	sources    int
 	dialers    int
 	latDur     time.Duration
@@ -134,7 +136,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-scenarios: unknown scenario %q", s)
 		}
 	}
-	procs, err := parseProcs(*pids)
+	procs, err := procstat.Parse(*pids, "pids", "gen")
 	if err != nil {
 		return o, err
 	}

@@ -6,38 +6,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"parley/bench/procstat"
 )
-
-// proc is a process named on -pids.
-type proc struct {
-	name string
-	pid  int
-}
-
-// parseProcs reads -pids: name=pid pairs separated by commas.
-func parseProcs(s string) ([]proc, error) {
-	var procs []proc
-	for kv := range strings.SplitSeq(s, ",") {
-		if kv == "" {
-			continue
-		}
-		name, pidStr, ok := strings.Cut(kv, "=")
-		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 || name == "" || name == "gen" {
-			return nil, fmt.Errorf("-pids: %q is not name=pid", kv)
-		}
-		procs = append(procs, proc{name, pid})
-	}
-	return procs, nil
-}
 
 // pidOf returns the pid named name on -pids, or 0.
 func (b *bench) pidOf(name string) int {
 	for _, p := range b.o.procs {
-		if p.name == name {
-			return p.pid
+		if p.Name == name {
+			return p.PID
 		}
 	}
 	return 0
@@ -54,15 +32,13 @@ type usage struct {
 // cpuTimes returns the CPU time used so far by each process on -pids and,
 // as "gen", by this load generator.
 func (b *bench) cpuTimes() usage {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	u := usage{
-		cpu:  map[string]time.Duration{"gen": time.Duration(ru.Utime.Nano() + ru.Stime.Nano())},
+		cpu:  map[string]time.Duration{"gen": procstat.Self()},
 		sysc: map[string][2]int64{},
 	}
 	for _, p := range b.o.procs {
-		u.cpu[p.name] = statCPU(p.pid)
-		u.sysc[p.name] = syscalls(p.pid)
+		u.cpu[p.Name], _ = procstat.CPU(p.PID, false) // 0 once it has exited
+		u.sysc[p.Name] = syscalls(p.PID)
 	}
 	u.sysc["gen"] = syscalls(os.Getpid())
 	return u
@@ -89,26 +65,6 @@ func syscalls(pid int) [2]int64 {
 	return out
 }
 
-// statCPU returns utime+stime of pid from /proc, or 0.
-func statCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
 // cpuSince formats the CPU each process used since before, as a share of
 // wall, e.g. "cpu_a=0.82 cpu_b=0.40" (1.00 is one core busy).
 func (b *bench) cpuSince(before usage, wall time.Duration) string {
@@ -116,7 +72,7 @@ func (b *bench) cpuSince(before usage, wall time.Duration) string {
 	var sb strings.Builder
 	names := []string{"gen"}
 	for _, p := range b.o.procs {
-		names = append(names, p.name)
+		names = append(names, p.Name)
 	}
 	for _, n := range names {
 		fmt.Fprintf(&sb, " cpu_%s=%.2f", n, float64(after.cpu[n]-before.cpu[n])/float64(wall))
