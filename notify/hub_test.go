@@ -83,10 +83,12 @@ func (m *members) ConversationIDs(ctx context.Context, user model.UserID) ([]mod
 
 // testHub is a Hub behind an httptest server whose handler plays the api
 // package's part: it accepts the WebSocket (users and sessions come from
-// the query string here, not from a token) and calls Serve.
+// the query string here, not from a token) and calls Serve on a goroutine
+// of its own, which only the Hub ends, as api/ws.go does.
 type testHub struct {
 	*Hub
 	url         string
+	serving     atomic.Int64 // Serve calls that have not returned
 	serveErrs   atomic.Int64
 	closeFailed bool // the test made Close fail on purpose
 }
@@ -145,9 +147,14 @@ func (th *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if err := th.Serve(r.Context(), ws, model.UserID(user), model.SessionID(session)); err != nil {
-		th.serveErrs.Add(1)
-	}
+	ctx := context.WithoutCancel(r.Context())
+	th.serving.Add(1)
+	go func() {
+		defer th.serving.Add(-1)
+		if err := th.Serve(ctx, ws, model.UserID(user), model.SessionID(session)); err != nil {
+			th.serveErrs.Add(1)
+		}
+	}()
 }
 
 // client is a test's WebSocket client.
@@ -563,6 +570,11 @@ func TestHub_Close(t *testing.T) {
 	defer cancel()
 	if err := hub.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+	// Nothing else waits for them: the api package runs each on a
+	// goroutine of its own and relies on Close.
+	if n := hub.serving.Load(); n != 0 {
+		t.Errorf("%d Serve calls still running after Close, want 0", n)
 	}
 	wg.Wait()
 	if err := hub.Close(ctx); err != nil {
