@@ -246,8 +246,6 @@ func applyMigration(ctx context.Context, conn *sqlx.DB, m migration) error {
 	return tx.Commit()
 }
 
-// translate maps driver errors onto model codes by SQLSTATE, never by text;
-// anything else passes through unchanged.
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation of
 // the named constraint or index.
 func isUniqueViolation(err error, constraint string) bool {
@@ -255,6 +253,8 @@ func isUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == constraint
 }
 
+// translate maps driver errors onto model codes by SQLSTATE, never by text;
+// anything else passes through unchanged.
 func translate(err error) error {
 	if err == nil {
 		return nil

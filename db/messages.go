@@ -273,10 +273,9 @@ func (s *Store) UpdateMessage(ctx context.Context, actor model.UserID, id model.
 		return model.Message{}, err
 	case m.SenderID != actor:
 		return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender may edit a message."}
-	case m.DeletedAt != nil:
-		return model.Message{}, &model.Error{Code: model.EConflict, Message: "The message was deleted."}
 	}
-	// Deleted or left in between; report it as deleted, the likelier.
+	// The sender may see it, so it was deleted (or the sender left and came
+	// back in between; report it as deleted, the likelier).
 	return model.Message{}, &model.Error{Code: model.EConflict, Message: "The message was deleted."}
 }
 
