@@ -63,6 +63,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"parley/bench/inprocess"
 	"parley/bench/procstat"
 )
 
@@ -134,12 +135,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if cfg.serveDSN != "" {
-		url, stop, err := startServer(ctx, cfg.serveDSN, cfg.serveLog)
+		// For -cpuprofile: a profile of this process then shows what the
+		// server spends its CPU on. Load-generator goroutines carry the pprof
+		// label bench=client, so `go tool pprof -tagignore bench=client`
+		// shows the server alone.
+		srv, err := inprocess.Start(ctx, cfg.serveDSN, cfg.serveLog)
 		if err != nil {
 			return fmt.Errorf("in-process server: %w", err)
 		}
-		defer stop()
-		cfg.baseURL = url
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "parley-bench: in-process server: %v\n", err)
+			}
+		}()
+		cfg.baseURL = srv.URL
 	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
 	if cfg.cpuProfile != "" {

@@ -2,94 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"time"
-
-	"parley/api"
-	"parley/db"
-	"parley/notify"
-	"parley/ratelimit"
-	"parley/static"
 )
 
-// inprocess is a Parley instance served by this process for -inprocess:
-// serve has no profiling endpoint, so to see where a server's CPU and
-// memory go, run the scenarios against this one and read -cpuprofile and
-// -memprofile. Client goroutines carry the pprof label wsbench=client, so
-// `go tool pprof -tagignore wsbench=client` shows the server alone in CPU
+// With -inprocess this process serves the instance itself
+// (bench/inprocess), so -cpuprofile and -memprofile show where a server's
+// CPU and memory go. Client goroutines carry the pprof label wsbench=client,
+// so `go tool pprof -tagignore wsbench=client` shows the server alone in CPU
 // and goroutine profiles; in heap profiles, the client's allocations are
 // under main.(*client).
-type inprocess struct {
-	url  string
-	stop func()
-}
-
-// startInProcess serves Parley's handler on a free loopback port, wired
-// like serve without REDIS_URL (in-memory fan-out, presence, tickets and
-// rate limits), with a secret it returns and the rate limits out of the way.
-func startInProcess(ctx context.Context, dsn, logPath string) (*inprocess, []byte, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := db.Open(ctx, dsn)
-	if err != nil {
-		_ = logFile.Close()
-		return nil, nil, fmt.Errorf("open database: %w", err)
-	}
-	secret := []byte(rand.Text() + rand.Text())
-	unlimited := api.Rate{N: 1_000_000, Per: time.Second}
-	cfg := api.Config{
-		JWTSecret: secret,
-		Limits:    api.Limits{AuthPerIP: unlimited, AuthPerUsername: unlimited, PostPerUser: unlimited},
-	}
-	logger := slog.New(slog.NewJSONHandler(logFile, nil)) // info, as serve logs by default
-	presence := notify.NewMemoryPresence()
-	hub, err := notify.NewHub(ctx, notify.Config{Presence: presence}, logger, notify.NewMemoryBroker(), store)
-	if err != nil {
-		_ = store.Close()
-		_ = logFile.Close()
-		return nil, nil, fmt.Errorf("start event hub: %w", err)
-	}
-	srv := &http.Server{
-		Handler: api.NewServer(cfg, logger, store, ratelimit.NewMemory(), hub, notify.NewMemoryTickets(0),
-			presence, static.FS),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = hub.Close(ctx)
-		_ = store.Close()
-		_ = logFile.Close()
-		return nil, nil, err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(os.Stderr, "parley-wsbench: in-process server: %v\n", err)
-		}
-		_ = hub.Close(sctx)
-		_ = store.Close()
-		_ = logFile.Close()
-	}
-	return &inprocess{url: "http://" + ln.Addr().String(), stop: stop}, secret, nil
-}
 
 // runtimeSample is this process's memory after a full GC.
 type runtimeSample struct {

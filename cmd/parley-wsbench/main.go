@@ -43,7 +43,7 @@ import (
 	_ "github.com/lib/pq" // the database/sql driver
 
 	"parley/auth"
-
+	"parley/bench/inprocess"
 	"parley/bench/procstat"
 )
 
@@ -191,13 +191,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) (i
 	secret := getenv("PARLEY_WSBENCH_JWT_SECRET")
 	if o.inprocess {
 		logPath := os.TempDir() + "/parley-wsbench-server.log"
-		srv, s, err := startInProcess(ctx, o.dsn, logPath)
+		srv, err := inprocess.Start(ctx, o.dsn, logPath)
 		if err != nil {
 			return 2, err
 		}
-		defer srv.stop()
-		o.urls, secret = []string{srv.url}, string(s)
-		fmt.Fprintf(stderr, "wsbench: serving one instance in this process at %s, log in %s\n", srv.url, logPath)
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				fmt.Fprintf(stderr, "parley-wsbench: in-process server: %v\n", err)
+			}
+		}()
+		o.urls, secret = []string{srv.URL}, string(srv.Secret)
+		fmt.Fprintf(stderr, "wsbench: serving one instance in this process at %s, log in %s\n", srv.URL, logPath)
 		if o.cpuProfile != "" {
 			f, err := os.Create(o.cpuProfile)
 			if err != nil {
