@@ -55,27 +55,16 @@ func handleChannelCreate(store Store, notifier Notifier) handlerFunc {
 // handleChannelList serves GET /api/v1/channels.
 func handleChannelList(store Store) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := searchQuery(r)
+		sp, err := searchPageParams(r)
 		if err != nil {
 			return err
 		}
-		limit, err := pageLimit(r, defaultPageLimit)
-		if err != nil {
-			return err
-		}
-		after, err := cursorParam(r)
-		if err != nil {
-			return err
-		}
-		channels, more, err := store.ListChannels(r.Context(), actor(r), model.ChannelFilter{Query: q, After: after, Limit: limit})
+		channels, more, err := store.ListChannels(r.Context(), actor(r), model.ChannelFilter{Query: sp.Query, After: sp.After, Limit: sp.Limit})
 		if err != nil {
 			return fmt.Errorf("list channels: %w", err)
 		}
-		resp := page[channelResponse]{Items: toResponses(channels, toChannelResponse), HasMore: more}
-		if more && len(channels) > 0 {
-			resp.NextCursor = encodeCursor(strings.ToLower(channels[len(channels)-1].Name))
-		}
-		return encode(w, http.StatusOK, resp)
+		key := func(c model.Channel) string { return strings.ToLower(c.Name) }
+		return encode(w, http.StatusOK, cursorPage(channels, more, toChannelResponse, key))
 	}
 }
 

@@ -49,6 +49,41 @@ func pageLimit(r *http.Request, def int) (int, error) {
 	return n, nil
 }
 
+// searchPage holds the query parameters of a search that pages by cursor.
+type searchPage struct {
+	Query string // q
+	After string // the key in cursor; "" for the first page
+	Limit int
+}
+
+// searchPageParams reads q, limit and cursor. Returns EInvalid naming the
+// first bad parameter.
+func searchPageParams(r *http.Request) (searchPage, error) {
+	q, err := searchQuery(r)
+	if err != nil {
+		return searchPage{}, err
+	}
+	limit, err := pageLimit(r, defaultPageLimit)
+	if err != nil {
+		return searchPage{}, err
+	}
+	after, err := cursorParam(r)
+	if err != nil {
+		return searchPage{}, err
+	}
+	return searchPage{Query: q, After: after, Limit: limit}, nil
+}
+
+// cursorPage converts xs with f into a page whose next_cursor, when more
+// exist, is the encoded key of the last item.
+func cursorPage[T, R any](xs []T, more bool, f func(T) R, key func(T) string) page[R] {
+	p := page[R]{Items: toResponses(xs, f), HasMore: more}
+	if more && len(xs) > 0 {
+		p.NextCursor = encodeCursor(key(xs[len(xs)-1]))
+	}
+	return p
+}
+
 // searchQuery returns the q query parameter, at most maxQueryLen characters.
 func searchQuery(r *http.Request) (string, error) {
 	q := r.URL.Query().Get("q")

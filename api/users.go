@@ -61,27 +61,16 @@ func handleMe(store Store) handlerFunc {
 // handleUserList serves GET /api/v1/users.
 func handleUserList(store Store) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := searchQuery(r)
+		sp, err := searchPageParams(r)
 		if err != nil {
 			return err
 		}
-		limit, err := pageLimit(r, defaultPageLimit)
-		if err != nil {
-			return err
-		}
-		after, err := cursorParam(r)
-		if err != nil {
-			return err
-		}
-		users, more, err := store.ListUsers(r.Context(), model.UserFilter{Query: q, After: after, Limit: limit})
+		users, more, err := store.ListUsers(r.Context(), model.UserFilter{Query: sp.Query, After: sp.After, Limit: sp.Limit})
 		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
-		resp := page[userResponse]{Items: toResponses(users, toUserResponse), HasMore: more}
-		if more && len(users) > 0 {
-			resp.NextCursor = encodeCursor(strings.ToLower(users[len(users)-1].Username))
-		}
-		return encode(w, http.StatusOK, resp)
+		key := func(u model.User) string { return strings.ToLower(u.Username) }
+		return encode(w, http.StatusOK, cursorPage(users, more, toUserResponse, key))
 	}
 }
 
