@@ -5,11 +5,16 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
 
 	"parley/db"
@@ -130,6 +135,27 @@ func emptyDatabase(t *testing.T) string {
 
 var emptySeq atomic.Int64
 
+// migrationVersions returns the versions of the files in migrations/, in
+// order: what a migrated database must have recorded.
+func migrationVersions(t *testing.T) []int64 {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations/*.sql: got %d files (%v), want some", len(files), err)
+	}
+	var versions []int64
+	for _, f := range files {
+		prefix, _, _ := strings.Cut(filepath.Base(f), "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	return versions
+}
+
 func TestOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -165,13 +191,8 @@ func TestOpen(t *testing.T) {
 		if err := conn.Select(&versions, "SELECT version FROM schema_migrations ORDER BY version"); err != nil {
 			t.Fatal(err)
 		}
-		if len(versions) == 0 || versions[0] != 1 {
-			t.Errorf("schema_migrations versions: got %v, want 1 first", versions)
-		}
-		for i := 1; i < len(versions); i++ {
-			if versions[i] <= versions[i-1] {
-				t.Errorf("schema_migrations versions: got %v, want each once", versions)
-			}
+		if diff := cmp.Diff(migrationVersions(t), versions); diff != "" {
+			t.Errorf("schema_migrations versions, want each file's once (-files +recorded):\n%s", diff)
 		}
 
 		// Opening an up-to-date database applies nothing and works.
