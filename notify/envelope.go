@@ -19,7 +19,7 @@ const topicEvents = "events"
 // The kinds of envelope.
 const (
 	kindEvent = "event" // deliver Frame to the audience
-	kindClose = "close" // close the connections of User (of Session, if set)
+	kindClose = "close" // close the connections of User opened with Session
 )
 
 // envelope is what travels through the Broker: routing for the Hubs, and
@@ -30,7 +30,7 @@ type envelope struct {
 	Type    model.EventType        `json:"t,omitempty"`
 	Conv    model.ConversationID   `json:"cv,omitempty"` // the event's conversation
 	User    model.UserID           `json:"u,omitempty"`  // the one user addressed
-	Session model.SessionID        `json:"s,omitempty"`  // with kindClose: only this login's connections
+	Session model.SessionID        `json:"s,omitempty"`  // with kindClose: the login whose connections close
 	Convs   []model.ConversationID `json:"c,omitempty"`  // else: the members of these
 	Except  model.UserID           `json:"x,omitempty"`
 	Code    websocket.StatusCode   `json:"code,omitempty"`

@@ -218,21 +218,12 @@ func (h *Hub) publish(ctx context.Context, ev model.Event) error {
 	return h.broker.Publish(ctx, topicEvents, payload)
 }
 
-// CloseUser closes every connection of user, on every instance, with code
-// and reason (cut to 123 bytes). This instance's connections close at once,
-// even if the Broker fails; failures are logged.
-func (h *Hub) CloseUser(ctx context.Context, user model.UserID, code websocket.StatusCode, reason string) {
-	h.closeConns(ctx, user, 0, code, reason)
-}
-
-// CloseSession is CloseUser limited to the connections opened with session:
-// use it when one login ends (logout, refresh-token reuse) so the user's
-// other devices stay connected.
+// CloseSession closes user's connections opened with session, on every
+// instance, with code and reason (cut to 123 bytes): use it when one login
+// ends (logout, refresh-token reuse) so the user's other devices stay
+// connected. This instance's connections close at once, even if the Broker
+// fails; failures are logged.
 func (h *Hub) CloseSession(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
-	h.closeConns(ctx, user, session, code, reason)
-}
-
-func (h *Hub) closeConns(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
 	if !validCloseCode(code) {
 		code = websocket.StatusPolicyViolation
 	}
@@ -254,7 +245,7 @@ func (h *Hub) closeLocal(user model.UserID, session model.SessionID, code websoc
 	defer h.mu.RUnlock()
 	if u := h.users[user]; u != nil {
 		for c := range u.conns {
-			if session == 0 || c.session == session {
+			if c.session == session {
 				c.closeWith(code, reason)
 			}
 		}

@@ -14,11 +14,3 @@ type Membership interface {
 	// ConversationIDs returns every conversation user is a member of.
 	ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error)
 }
-
-// MembershipFunc adapts a function to Membership.
-type MembershipFunc func(ctx context.Context, user model.UserID) ([]model.ConversationID, error)
-
-// ConversationIDs calls f.
-func (f MembershipFunc) ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error) {
-	return f(ctx, user)
-}

@@ -13,8 +13,8 @@ import (
 // in with session and returns its frames: hello first, then the same event
 // frames (JSON text, one per receive) a WebSocket gets, resync included.
 // The channel is closed when ctx ends or the Hub drops the client: it read
-// too slowly (the bounded queue filled), its session or user was closed
-// (CloseSession, CloseUser), or the Hub is shutting down. The caller must
+// too slowly (the bounded queue filled), its session was closed
+// (CloseSession), or the Hub is shutting down. The caller must
 // keep receiving until then or cancel ctx.
 //
 // Stream counts against Config.MaxConnsPerUser like a WebSocket. It returns
