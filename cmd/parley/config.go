@@ -115,13 +115,9 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return cfg, help, err
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	lookup := func(env string) string {
-		for _, s := range allSettings() {
-			if s.env == env && s.flag != "" && given[s.flag] {
-				return strings.TrimSpace(flags[env].s)
-			}
+		if f := flags[env]; f != nil && f.set {
+			return strings.TrimSpace(f.s)
 		}
 		return strings.TrimSpace(getenv(env))
 	}
@@ -257,12 +253,13 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 // bare (--trust-proxy means --trust-proxy=true).
 type flagValue struct {
 	s      string
+	set    bool // given on the command line, so it wins over the variable
 	isBool bool
 }
 
 func (v *flagValue) String() string { return v.s }
 
-func (v *flagValue) Set(s string) error { v.s = s; return nil }
+func (v *flagValue) Set(s string) error { v.s, v.set = s, true; return nil }
 
 // IsBoolFlag tells the flag package that the value may be left out.
 func (v *flagValue) IsBoolFlag() bool { return v.isBool }

@@ -2,8 +2,9 @@
 //
 // It is the only package that knows every concrete type: it reads the
 // configuration, opens the database, builds the HTTP handler from api with
-// db's store, the in-memory rate limiter and the embedded web assets, and
-// runs the server until it is told to stop.
+// db's store, notify's hub, the rate limiter and shared state (in Redis with
+// REDIS_URL, else in memory) and the embedded web assets, and runs the
+// server until it is told to stop.
 //
 // Usage:
 //
