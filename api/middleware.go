@@ -192,13 +192,7 @@ func bearerClaims(w http.ResponseWriter, r *http.Request, cfg Config) (auth.Clai
 		return auth.Claims{}, model.Errorf(model.EUnauthenticated, "Send an access token as Authorization: Bearer <token>.")
 	}
 	token = strings.TrimSpace(token)
-	var claims auth.Claims
-	var err error
-	if cfg.verifier != nil {
-		claims, err = cfg.verifier.Verify(token, cfg.Now())
-	} else {
-		claims, err = auth.ParseAccessToken(cfg.JWTSecret, token, cfg.Now())
-	}
+	claims, err := cfg.verifier.Verify(token, cfg.Now())
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
 		return auth.Claims{}, model.Errorf(model.EUnauthenticated, "The access token is invalid or has expired.")
