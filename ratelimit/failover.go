@@ -23,6 +23,7 @@ const retryPrimary = 2 * time.Second
 type Failover struct {
 	primary, fallback limiter
 	log               *slog.Logger
+	now               func() time.Time
 	failing           atomic.Bool
 	retryAt           atomic.Int64 // Unix ns before which the primary is not asked
 }
@@ -30,12 +31,12 @@ type Failover struct {
 // NewFailover returns a limiter that uses primary, or fallback while primary
 // fails.
 func NewFailover(primary, fallback limiter, logger *slog.Logger) *Failover {
-	return &Failover{primary: primary, fallback: fallback, log: logger}
+	return &Failover{primary: primary, fallback: fallback, log: logger, now: time.Now}
 }
 
 // Allow is primary's Allow, or fallback's when primary returns an error.
 func (f *Failover) Allow(ctx context.Context, key string, n int, per time.Duration) (bool, time.Duration, error) {
-	if time.Now().UnixNano() < f.retryAt.Load() {
+	if f.now().UnixNano() < f.retryAt.Load() {
 		return f.fallback.Allow(ctx, key, n, per)
 	}
 	ok, wait, err := f.primary.Allow(ctx, key, n, per)
@@ -45,7 +46,7 @@ func (f *Failover) Allow(ctx context.Context, key string, n int, per time.Durati
 		}
 		return ok, wait, err
 	}
-	f.retryAt.Store(time.Now().Add(retryPrimary).UnixNano())
+	f.retryAt.Store(f.now().Add(retryPrimary).UnixNano())
 	if f.failing.CompareAndSwap(false, true) {
 		f.log.Warn("shared rate limits unavailable: limiting per instance", "err", err)
 	}

@@ -2,9 +2,11 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +60,49 @@ func TestFailover(t *testing.T) {
 			if !ok && wait <= 0 {
 				t.Errorf("call %d: got wait %v, want a positive Retry-After", i, wait)
 			}
+		}
+	})
+	t.Run("ReturnsToRedis", func(t *testing.T) {
+		t.Parallel()
+		shared := newRedisClient(t)
+		// The same Redis, through a client whose connections fail while down.
+		var down atomic.Bool
+		down.Store(true)
+		opt := *shared.Options()
+		opt.MaxRetries = -1
+		opt.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if down.Load() {
+				return nil, errors.New("redis is down")
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+		client := redis.NewClient(&opt)
+		t.Cleanup(func() { _ = client.Close() })
+
+		prefix := uniquePrefix()
+		clk := &clock{now: time.Now()}
+		l := NewFailover(NewRedis(client, prefix), NewMemory(), logger)
+		l.now = clk.Now
+		allow := func(what string, want bool) {
+			t.Helper()
+			ok, _, err := l.Allow(ctx, "k", 1, time.Hour)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if ok != want {
+				t.Errorf("%s: got allowed=%v, want %v", what, ok, want)
+			}
+		}
+
+		allow("while down", true) // the fallback's bucket
+		down.Store(false)
+		allow("back, within retryPrimary", false) // still the fallback, now empty
+		clk.Advance(retryPrimary)
+		allow("back, after retryPrimary", true) // Redis's bucket, still full
+		// The last token came from Redis: another instance sees it gone.
+		if ok, _, err := NewRedis(shared, prefix).Allow(ctx, "k", 1, time.Hour); err != nil || ok {
+			t.Errorf("another instance after the return: got allowed=%v, err %v; want refused", ok, err)
 		}
 	})
 }
