@@ -3,7 +3,6 @@ package auth_test
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"parley/auth"
 )
@@ -79,26 +78,15 @@ func TestVerifyPassword_Malformed(t *testing.T) {
 
 // TestDummyVerify checks that a login for an unknown user costs about as much
 // as one with a wrong password, so timing does not reveal which users exist.
+// TestDummyVerify checks that a login naming an unknown user does the work
+// of a failed password check: the dummy hash has the parameters and key
+// length of a real one, so its verification costs the same (a benchmark, not
+// a timed test, is the place to compare durations).
 func TestDummyVerify(t *testing.T) {
 	t.Parallel()
-	hash, err := auth.HashPassword("password")
-	if err != nil {
-		t.Fatal(err)
+	dummy, real := auth.DummyHashParams()
+	if dummy != real {
+		t.Errorf("got dummy hash parameters (memory, time, threads, key length) %v, want those of a real hash %v", dummy, real)
 	}
-	auth.DummyVerify("warm up") // the first call also makes the dummy hash
-	// The fastest of a few runs each, as other tests share the CPU.
-	dummy, real := time.Hour, time.Hour
-	for range 3 {
-		start := time.Now()
-		auth.DummyVerify("guess")
-		dummy = min(dummy, time.Since(start))
-		start = time.Now()
-		if _, err := auth.VerifyPassword(hash, "guess"); err != nil {
-			t.Fatal(err)
-		}
-		real = min(real, time.Since(start))
-	}
-	if dummy < real/4 || dummy > real*4 {
-		t.Errorf("got DummyVerify %v and VerifyPassword %v; want them of one order", dummy, real)
-	}
+	auth.DummyVerify("guess") // must not panic on its own hash
 }
