@@ -236,35 +236,34 @@ type msgRef struct {
 // of truth, in seq order.
 func dbHistory(tb testing.TB, dsn string, conv int64) []msgRef {
 	tb.Helper()
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.QueryContext(ctx, `SELECT seq, id FROM messages WHERE conversation_id = $1 ORDER BY seq`, conv)
-	if err != nil {
-		tb.Fatalf("read messages: %v", err)
-	}
-	defer rows.Close()
 	var out []msgRef
-	for rows.Next() {
+	queryDB(tb, dsn, "read messages", func(rows *sql.Rows) error {
 		var r msgRef
-		if err := rows.Scan(&r.Seq, &r.ID); err != nil {
-			tb.Fatalf("scan message: %v", err)
-		}
+		err := rows.Scan(&r.Seq, &r.ID)
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatalf("read messages: %v", err)
-	}
+		return err
+	}, `SELECT seq, id FROM messages WHERE conversation_id = $1 ORDER BY seq`, conv)
 	return out
 }
 
 // dbClientIDs returns, for each client_msg_id in conv, how many messages
 // carry it.
 func dbClientIDs(tb testing.TB, dsn string, conv int64) map[string]int {
+	tb.Helper()
+	out := map[string]int{}
+	queryDB(tb, dsn, "read client_msg_ids", func(rows *sql.Rows) error {
+		var id string
+		var n int
+		err := rows.Scan(&id, &n)
+		out[id] = n
+		return err
+	}, `SELECT client_msg_id, count(*) FROM messages WHERE conversation_id = $1 AND client_msg_id IS NOT NULL GROUP BY 1`, conv)
+	return out
+}
+
+// queryDB runs q on the database at dsn and calls scan for each row,
+// failing tb, with what, if anything goes wrong.
+func queryDB(tb testing.TB, dsn, what string, scan func(*sql.Rows) error, q string, args ...any) {
 	tb.Helper()
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
@@ -273,23 +272,17 @@ func dbClientIDs(tb testing.TB, dsn string, conv int64) map[string]int {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rows, err := db.QueryContext(ctx,
-		`SELECT client_msg_id, count(*) FROM messages WHERE conversation_id = $1 AND client_msg_id IS NOT NULL GROUP BY 1`, conv)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		tb.Fatalf("read client_msg_ids: %v", err)
+		tb.Fatalf("%s: %v", what, err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
 	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			tb.Fatalf("scan: %v", err)
+		if err := scan(rows); err != nil {
+			tb.Fatalf("%s: scan: %v", what, err)
 		}
-		out[id] = n
 	}
 	if err := rows.Err(); err != nil {
-		tb.Fatalf("read client_msg_ids: %v", err)
+		tb.Fatalf("%s: %v", what, err)
 	}
-	return out
 }
