@@ -22,8 +22,10 @@ build:
 run: build
 	scripts/run.sh $(BIN)
 
-## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis.
-test: check unit fuzz
+## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis,
+## started once for both.
+test: check
+	scripts/with-test-services.sh sh -c '$(UNIT) && $(FUZZ)'
 
 ## check: formatting, go mod tidy, vet, linters, dependency rules and the OpenAPI lint.
 check: fmt vet lint depcheck openapi-lint
@@ -51,11 +53,14 @@ node_modules/.installed: package.json package-lock.json
 openapi-lint: node_modules/.installed
 	npx --no-install redocly lint openapi.yaml
 
+UNIT = $(GO) test -race -count=1 ./...
+FUZZ = scripts/fuzz.sh $(FUZZTIME)
+
 unit:
-	scripts/with-test-services.sh $(GO) test -race -count=1 ./...
+	scripts/with-test-services.sh $(UNIT)
 
 fuzz:
-	scripts/with-test-services.sh scripts/fuzz.sh $(FUZZTIME)
+	scripts/with-test-services.sh $(FUZZ)
 
 ## bench: REST load compared with pgbench replaying the same SQL, then the
 ## WebSocket load across two instances. Both run even if the first misses a

@@ -52,7 +52,6 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 ensure_postgres
 ensure_redis
-command -v curl >/dev/null || apt_install curl
 "${GO:-go}" build -o "$root/bin/parley-wsbench" "$root/cmd/parley-wsbench"
 
 dir=$(mktemp -d /tmp/parley-bench-ws.XXXXXX)
@@ -87,7 +86,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # shellcheck disable=SC2086 # options are words
-pg_start "$dir/pg" "$dir/sock" ${BENCH_WS_PG_OPTIONS--c fsync=off -c synchronous_commit=off -c full_page_writes=off}
+pg_start "$dir/pg" "$dir/sock" ${BENCH_WS_PG_OPTIONS-$PG_FAST_OPTIONS}
 redis_start "$dir"
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 dsn=$(pg_url "$dir/sock" parley)
@@ -112,27 +111,16 @@ export PARLEY_WSBENCH_JWT_SECRET
 PARLEY_WSBENCH_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
 urls=()
 for name in a b; do
-	port=$(free_port)
-	# Rate limits are raised by flag (serve rejects an unknown flag but would
-	# ignore a misnamed variable): the bench posts far more than a person.
-	env DATABASE_URL="$dsn" \
-		PARLEY_ADDR="127.0.0.1:$port" \
+	serve_start "$bin" "$dir/server-$name.log" \
+		DATABASE_URL="$dsn" \
 		PARLEY_JWT_SECRET="$PARLEY_WSBENCH_JWT_SECRET" \
 		REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-		PARLEY_SHUTDOWN_TIMEOUT=5s PARLEY_DRAIN_DELAY=0s PARLEY_LOG_LEVEL="${BENCH_WS_LOG_LEVEL:-info}" \
-		"$bin" serve --rate-auth-ip=1000000/1s --rate-auth-username=1000000/1s --rate-post=1000000/1s \
-		>"$dir/server-$name.log" 2>&1 &
-	pids+=("$!")
-	urls+=("http://127.0.0.1:$port")
+		PARLEY_DRAIN_DELAY=0s PARLEY_LOG_LEVEL="${BENCH_WS_LOG_LEVEL:-info}"
+	pids+=("$SERVE_PID")
+	urls+=("$SERVE_URL")
 done
-
-deadline=$((SECONDS + 30))
 for i in 0 1; do
-	until curl -fsS -o /dev/null "${urls[$i]}/readyz" 2>/dev/null; do
-		kill -0 "${pids[$i]}" 2>/dev/null || die "instance $i exited before it was ready"
-		[ "$SECONDS" -lt "$deadline" ] || die "instance $i was not ready within 30s"
-		sleep 0.1
-	done
+	wait_ready "${urls[$i]}" "${pids[$i]}"
 done
 say "instances ready at ${urls[0]} and ${urls[1]} (Redis $REDIS_PORT); load average $(cut -d' ' -f1 /proc/loadavg)"
 
@@ -143,7 +131,7 @@ rc=0
 child=$!
 wait "$child" || rc=$?
 child=''
-echo "make bench (WebSocket): PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with options '${BENCH_WS_PG_OPTIONS--c fsync=off -c synchronous_commit=off -c full_page_writes=off}'," \
+echo "make bench (WebSocket): PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with options '${BENCH_WS_PG_OPTIONS-$PG_FAST_OPTIONS}'," \
 	"2 instances with Redis, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 case $rc in
 0) ;;

@@ -36,7 +36,6 @@ post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
-command -v curl >/dev/null || apt_install curl
 "${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
 
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
@@ -90,28 +89,13 @@ if [ "${BENCH_REDIS:-1}" = 1 ]; then
 	cpu_procs=",redis=$REDIS_PID"
 	mode='with Redis'
 fi
-port=$(free_port)
-url="http://127.0.0.1:$port"
 # The secret is generated for this run and passed in the environment only.
-# Each bench user posts far more than a person may, and setup registers 32
-# accounts from one IP: raise the limits so nothing is throttled. They are
-# flags rather than PARLEY_RATE_* variables because serve rejects an unknown
-# flag but would ignore a misnamed variable.
-env DATABASE_URL="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}" \
-	PARLEY_ADDR="127.0.0.1:$port" \
+serve_start "$bin" "$dir/server.log" \
+	DATABASE_URL="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}" \
 	PARLEY_JWT_SECRET="$(head -c 48 /dev/urandom | base64 -w0)" \
-	REDIS_URL="$redis_url" \
-	PARLEY_SHUTDOWN_TIMEOUT=5s \
-	"$bin" serve --rate-auth-ip=1000000/1s --rate-auth-username=1000000/1s --rate-post=1000000/1s \
-	>"$dir/server.log" 2>&1 &
-server_pid=$!
-
-deadline=$((SECONDS + 30))
-until curl -fsS -o /dev/null "$url/readyz" 2>/dev/null; do
-	kill -0 "$server_pid" 2>/dev/null || die "the server exited before it was ready"
-	[ "$SECONDS" -lt "$deadline" ] || die "the server was not ready within 30s"
-	sleep 0.1
-done
+	REDIS_URL="$redis_url"
+server_pid=$SERVE_PID url=$SERVE_URL
+wait_ready "$url" "$server_pid"
 say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase (load average $(cut -d" " -f1 /proc/loadavg))"
 
 postmaster=$(head -1 "$dir/pg/postmaster.pid")

@@ -8,6 +8,10 @@
 
 PG_VERSION=${PG_VERSION:-15}
 
+# PG_FAST_OPTIONS trade durability for speed where it is not under test
+# (make test, the WebSocket bench).
+PG_FAST_OPTIONS='-c fsync=off -c synchronous_commit=off -c full_page_writes=off'
+
 say() { printf 'parley: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -119,4 +123,34 @@ redis_start() {
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# serve_start BINARY LOG [VAR=VALUE…] starts "BINARY serve" in the
+# background on a free loopback port, with the given environment, a 5s
+# shutdown and the rate limits raised out of the way (a bench posts far more
+# than a person, and registers its users from one IP). They are flags rather
+# than PARLEY_RATE_* variables because serve rejects an unknown flag but
+# would ignore a misnamed variable. Output goes to LOG; sets SERVE_PID and
+# SERVE_URL. Pass secrets in the environment, never as flags.
+serve_start() {
+	local bin=$1 log=$2 port
+	shift 2
+	port=$(free_port)
+	env PARLEY_ADDR="127.0.0.1:$port" PARLEY_SHUTDOWN_TIMEOUT=5s "$@" \
+		"$bin" serve --rate-auth-ip=1000000/1s --rate-auth-username=1000000/1s --rate-post=1000000/1s \
+		>"$log" 2>&1 &
+	SERVE_PID=$!
+	SERVE_URL="http://127.0.0.1:$port"
+}
+
+# wait_ready URL PID waits until URL/readyz answers 200; it fails if PID
+# exits first or 30s pass.
+wait_ready() {
+	command -v curl >/dev/null || apt_install curl
+	local deadline=$((SECONDS + 30))
+	until curl -fsS -o /dev/null "$1/readyz" 2>/dev/null; do
+		kill -0 "$2" 2>/dev/null || die "the server at $1 exited before it was ready"
+		[ "$SECONDS" -lt "$deadline" ] || die "the server at $1 was not ready within 30s"
+		sleep 0.1
+	done
 }

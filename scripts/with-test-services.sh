@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 # Durability is not under test, so trade it for speed. make bench sets
 # PARLEY_PG_OPTIONS to keep the defaults.
-pg_start "$dir/pg" "$dir/sock" "${PARLEY_PG_OPTIONS--c fsync=off -c synchronous_commit=off -c full_page_writes=off}"
+pg_start "$dir/pg" "$dir/sock" "${PARLEY_PG_OPTIONS-$PG_FAST_OPTIONS}"
 redis_start "$dir"
 
 export PARLEY_TEST_DATABASE_URL PARLEY_TEST_REDIS_URL PARLEY_TEST_PGBIN PARLEY_TEST_NGINX
