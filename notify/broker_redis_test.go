@@ -167,8 +167,7 @@ func (s *redisServer) stop() {
 func TestHub_RedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := startRedisServer(t)
-	m := newMembers()
-	m.set(1, 7, 8)
+	m := newMembers(memberships{1: {7, 8}})
 	hub := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, srv.url()), uniquePrefix(), testLogger(t)), m)
 	c := hub.dial(t, 1, 1)
 	s := hub.stream(t, 1, 2)
@@ -197,7 +196,7 @@ func TestHub_ManyClients(t *testing.T) {
 	const clients, messages = 64, 100
 	url := redisURL(t)
 	prefix := uniquePrefix()
-	m := newMembers()
+	m := newMembers(nil)
 	hubs := make([]*testHub, 2)
 	for i := range hubs {
 		hubs[i] = newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
@@ -239,9 +238,7 @@ func TestHub_CloseSession(t *testing.T) {
 	t.Parallel()
 	url := redisURL(t)
 	prefix := uniquePrefix()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	a := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
 	b := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
 	loginOnA, loginOnB := a.dial(t, 1, 1), b.dial(t, 1, 1)

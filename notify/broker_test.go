@@ -121,9 +121,7 @@ func testBroker(t *testing.T, newBus newBusFunc) {
 	t.Run("TwoHubsBothDeliver", func(t *testing.T) {
 		t.Parallel()
 		newBroker := newBus(t)
-		members := newMembers()
-		members.set(1, 7)
-		members.set(2, 7)
+		members := newMembers(memberships{1: {7}, 2: {7}})
 		hubA := newTestHub(t, Config{}, newBroker(), members)
 		hubB := newTestHub(t, Config{}, newBroker(), members)
 		onA := hubA.dial(t, 1, 1)

@@ -44,10 +44,7 @@ func waitOnline(t *testing.T, p Presence, users ...model.UserID) {
 func TestHub_Presence(t *testing.T) {
 	t.Parallel()
 	url, prefix := redisURL(t), uniquePrefix()
-	m := newMembers()
-	m.set(1, 7, 9)
-	m.set(2, 7)
-	m.set(3, 8)
+	m := newMembers(memberships{1: {7, 9}, 2: {7}, 3: {8}})
 	newHub := func(instance string) (*testHub, *RedisPresence) {
 		p := NewRedisPresence(newRedisClient(t, url), prefix, instance, testLogger(t))
 		b := NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t))
@@ -93,9 +90,7 @@ func TestHub_Presence(t *testing.T) {
 func TestHub_PresenceDeadInstance(t *testing.T) {
 	t.Parallel()
 	url, prefix := redisURL(t), uniquePrefix()
-	m := newMembers()
-	m.set(2, 7)
-	m.set(4, 7)
+	m := newMembers(memberships{2: {7}, 4: {7}})
 	p := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
 	hub := newTestHub(t, Config{Presence: p, PresenceInterval: 50 * time.Millisecond},
 		NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
@@ -113,9 +108,7 @@ func TestHub_PresenceDeadInstance(t *testing.T) {
 func TestHub_PresenceRateLimited(t *testing.T) {
 	t.Parallel()
 	const rate = 2 * time.Second
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	hub := newTestHub(t, Config{Presence: NewMemoryPresence(), PresenceRate: rate}, NewMemoryBroker(), m)
 	observer := hub.dial(t, 2, 1)
 	start := time.Now() // before the first event
@@ -141,9 +134,7 @@ func TestHub_PresenceRateLimited(t *testing.T) {
 func TestHub_PresenceSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	url, prefix := redisURL(t), uniquePrefix()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	pa := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
 	pa.ttl = 2 * time.Second // the time its users have to reconnect unnoticed
 	pb := NewRedisPresence(newRedisClient(t, url), prefix, "b", testLogger(t))

@@ -34,8 +34,16 @@ type members struct {
 
 var _ Membership = (*members)(nil)
 
-func newMembers() *members {
-	return &members{convs: make(map[model.UserID]map[model.ConversationID]bool)}
+// memberships lists each user's conversations.
+type memberships map[model.UserID][]model.ConversationID
+
+// newMembers returns a Membership that starts with initial.
+func newMembers(initial memberships) *members {
+	m := &members{convs: make(map[model.UserID]map[model.ConversationID]bool)}
+	for user, convs := range initial {
+		m.set(user, convs...)
+	}
+	return m
 }
 
 // set adds user to convs.
@@ -264,9 +272,7 @@ var ctxb = context.Background()
 
 func TestHub_MemberReceivesNonMemberDoesNot(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 8)
+	m := newMembers(memberships{1: {7}, 2: {8}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	member, other := hub.dial(t, 1, 1), hub.dial(t, 2, 2)
 
@@ -285,9 +291,7 @@ func TestHub_MemberReceivesNonMemberDoesNot(t *testing.T) {
 
 func TestHub_MembershipEventsApplyAtOnce(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	c1, c2 := hub.dial(t, 1, 1), hub.dial(t, 2, 2)
 
@@ -315,9 +319,7 @@ func TestHub_MembershipEventsApplyAtOnce(t *testing.T) {
 // memberships is not lost, whichever of the two the lookup saw.
 func TestHub_MembershipChangeWhileConnecting(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 5)
+	m := newMembers(memberships{1: {7}, 2: {5}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	fence := hub.dial(t, 2, 2)
 
@@ -344,9 +346,7 @@ func TestHub_MembershipChangeWhileConnecting(t *testing.T) {
 
 func TestHub_SlowReaderIsCutOff(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	// A long WriteTimeout, so the close frame goes out once the slow client
 	// reads again rather than the connection being dropped.
 	hub := newTestHub(t, Config{SendQueue: 16, WriteTimeout: time.Minute}, NewMemoryBroker(), m, withSmallSendBuffers)
@@ -409,8 +409,7 @@ func smallReadBufferClient(t *testing.T) *http.Client {
 
 func TestHub_ConnectionLimitPerUser(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
+	m := newMembers(memberships{1: {7}})
 	hub := newTestHub(t, Config{MaxConnsPerUser: 2}, NewMemoryBroker(), m)
 	first := hub.dial(t, 1, 1)
 	hub.dial(t, 1, 2)
@@ -450,10 +449,7 @@ func typingFrame(conv model.ConversationID) string {
 
 func TestHub_Typing(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 10, 11)
-	m.set(2, 10, 11)
-	m.set(3, 12)
+	m := newMembers(memberships{1: {10, 11}, 2: {10, 11}, 3: {12}})
 	clock := &fakeClock{read: make(chan struct{}, 16)} // read once per typing frame
 	clock.advance(time.Hour)
 	hub := newTestHub(t, Config{TypingBurst: 2, TypingInterval: time.Minute, Now: clock.now}, NewMemoryBroker(), m)
@@ -487,8 +483,7 @@ func TestHub_Typing(t *testing.T) {
 
 func TestHub_BadClientFrames(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
+	m := newMembers(memberships{1: {7}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	tests := []struct {
 		name  string
@@ -512,9 +507,7 @@ func TestHub_BadClientFrames(t *testing.T) {
 
 func TestHub_PingDropsSilentClients(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	hub := newTestHub(t, Config{PingInterval: 20 * time.Millisecond, PingTimeout: time.Second}, NewMemoryBroker(), m)
 	hub.dialRaw(t, 1, 1, nil) // never reads, so never answers a ping
 	alive := hub.dial(t, 2, 2)
@@ -547,7 +540,7 @@ func TestHub_PingDropsSilentClients(t *testing.T) {
 
 func TestHub_MembershipUnavailable(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
+	m := newMembers(nil)
 	m.fail(errors.New("database down"))
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	c := hub.dialRaw(t, 1, 1, nil)
@@ -559,7 +552,7 @@ func TestHub_MembershipUnavailable(t *testing.T) {
 
 func TestHub_Close(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
+	m := newMembers(nil)
 	hub := newTestHub(t, Config{ShutdownBatch: 2, ShutdownPause: 5 * time.Millisecond}, NewMemoryBroker(), m)
 	var wg sync.WaitGroup
 	for i := range 5 {
@@ -588,7 +581,7 @@ func TestHub_Close(t *testing.T) {
 // Past its deadline, Close drops connections whose close handshake hangs.
 func TestHub_CloseDeadline(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
+	m := newMembers(nil)
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	hub.dial(t, 1, 1) // reads no more, so never answers the close frame
 	ctx, cancel := context.WithTimeout(ctxb, 200*time.Millisecond)

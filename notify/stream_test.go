@@ -91,9 +91,7 @@ func (s *streamClient) expectClosed(tb testing.TB) int {
 // user's conversations and none of others', membership changes at once.
 func TestHub_Stream(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 8)
+	m := newMembers(memberships{1: {7}, 2: {8}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	member, other := hub.stream(t, 1, 1), hub.stream(t, 2, 2)
 	ws := hub.dial(t, 1, 3)
@@ -120,9 +118,7 @@ func TestHub_Stream(t *testing.T) {
 // A stream whose reader falls behind is dropped, without delaying others.
 func TestHub_StreamSlowReaderIsDropped(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
-	m.set(2, 7)
+	m := newMembers(memberships{1: {7}, 2: {7}})
 	hub := newTestHub(t, Config{SendQueue: 8}, NewMemoryBroker(), m)
 	slow, fast := hub.stream(t, 1, 1), hub.stream(t, 2, 2)
 	const n = 100
@@ -140,7 +136,7 @@ func TestHub_StreamSlowReaderIsDropped(t *testing.T) {
 // Streams and WebSockets share the per-user connection limit.
 func TestHub_StreamConnectionLimit(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
+	m := newMembers(nil)
 	hub := newTestHub(t, Config{MaxConnsPerUser: 2}, NewMemoryBroker(), m)
 	first := hub.stream(t, 1, 1)
 	hub.dial(t, 1, 2)
@@ -161,7 +157,7 @@ func TestHub_StreamConnectionLimit(t *testing.T) {
 
 func TestHub_StreamMembershipUnavailable(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
+	m := newMembers(nil)
 	m.fail(errors.New("database down"))
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	if _, err := hub.streamRaw(t, 1, 1); err == nil {
@@ -175,8 +171,7 @@ func TestHub_StreamMembershipUnavailable(t *testing.T) {
 // Hub.Close closes streams, and refuses new ones with ErrClosed.
 func TestHub_StreamClose(t *testing.T) {
 	t.Parallel()
-	m := newMembers()
-	m.set(1, 7)
+	m := newMembers(memberships{1: {7}})
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	s := hub.stream(t, 1, 1)
 	stalled, err := hub.streamRaw(t, 2, 2) // never reads, not even hello
