@@ -70,7 +70,8 @@ func setup(ctx context.Context, api *apiClient, cfg config) ([]*benchUser, error
 	for i, u := range users {
 		wg.Go(func() {
 			for k := range cfg.seed {
-				if err := api.postMessage(ctx, u, cfg.body, "s-"+strconv.Itoa(k)); err != nil {
+				req := map[string]string{"body": cfg.body, "client_msg_id": "s-" + strconv.Itoa(k)}
+				if err := api.call(ctx, http.MethodPost, u.msgPath, u.auth, req, http.StatusCreated, nil); err != nil {
 					errs[i] = fmt.Errorf("seed channel c%03d: %w", i, err)
 					return
 				}
@@ -143,33 +144,6 @@ func (a *apiClient) do(ctx context.Context, method, path, auth string, body io.R
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return a.http.Do(req)
-}
-
-// postMessage posts body to u's channel and expects 201. The JSON is built
-// by hand because the load generator shares the CPUs with the server.
-func (a *apiClient) postMessage(ctx context.Context, u *benchUser, body, clientMsgID string) error {
-	b := make([]byte, 0, 64+len(body)+len(clientMsgID))
-	b = append(b, `{"body":"`...)
-	b = append(b, body...)
-	b = append(b, `","client_msg_id":"`...)
-	b = append(b, clientMsgID...)
-	b = append(b, `"}`...)
-	return a.expect(ctx, http.MethodPost, u.msgPath, u.auth, bytes.NewReader(b), http.StatusCreated)
-}
-
-// expect sends a request and drains the response, failing unless the status
-// is want. Draining lets the connection be reused.
-func (a *apiClient) expect(ctx context.Context, method, path, auth string, body io.Reader, want int) error {
-	resp, err := a.do(ctx, method, path, auth, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		return statusError(resp, want)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
 }
 
 // statusError describes an unexpected response with the start of its body
