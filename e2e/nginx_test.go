@@ -39,14 +39,7 @@ type proxy struct {
 // until a request passes through it. It stops nginx when tb ends.
 func startNginx(tb testing.TB, backends ...*instance) *proxy {
 	tb.Helper()
-	bin := os.Getenv("PARLEY_TEST_NGINX")
-	if bin == "" {
-		tb.Fatalf("PARLEY_TEST_NGINX is not set; run the tests with make test or scripts/with-test-services.sh")
-	}
-	tmpl, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
-	if err != nil {
-		tb.Fatalf("read deploy/nginx.conf: %v", err)
-	}
+	bin, tmpl := nginxAndConf(tb)
 	var addrs []string
 	for _, b := range backends {
 		addrs = append(addrs, b.Addr)
@@ -190,19 +183,27 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// nginxAndConf returns the nginx binary the harness provides
+// ($PARLEY_TEST_NGINX) and the text of deploy/nginx.conf.
+func nginxAndConf(tb testing.TB) (bin string, conf []byte) {
+	tb.Helper()
+	bin = os.Getenv("PARLEY_TEST_NGINX")
+	if bin == "" {
+		tb.Fatalf("PARLEY_TEST_NGINX is not set; run the tests with make test or scripts/with-test-services.sh")
+	}
+	conf, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
+	if err != nil {
+		tb.Fatalf("read deploy/nginx.conf: %v", err)
+	}
+	return bin, conf
+}
+
 // TestDeployNginxConf checks that deploy/nginx.conf, as the tests rewrite
 // it, is a configuration nginx accepts (nginx -t), and that the rewrite
 // found everything it expects.
 func TestDeployNginxConf(t *testing.T) {
 	t.Parallel()
-	bin := os.Getenv("PARLEY_TEST_NGINX")
-	if bin == "" {
-		t.Fatalf("PARLEY_TEST_NGINX is not set; run the tests with make test or scripts/with-test-services.sh")
-	}
-	tmpl, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
-	if err != nil {
-		t.Fatalf("read deploy/nginx.conf: %v", err)
-	}
+	bin, tmpl := nginxAndConf(t)
 	dir := t.TempDir()
 	conf, err := nginxConf(string(tmpl), dir, "127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4"}, os.Geteuid() == 0)
 	if err != nil {
