@@ -1,6 +1,6 @@
-# Parley's commands. `make run` and `make test` need nothing installed or
-# started by hand: scripts/ installs PostgreSQL and Redis where it can and
-# starts private instances of both.
+# Parley's commands. `make run`, `make test` and `make bench` need nothing
+# installed or started by hand: scripts/ installs PostgreSQL and Redis where
+# it can and starts private instances (make run: PostgreSQL only).
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -3,7 +3,7 @@
 # runs CMD with PARLEY_TEST_DATABASE_URL and PARLEY_TEST_REDIS_URL pointing at
 # them, then stops both and removes their files. It also exports
 # PARLEY_TEST_NGINX, the nginx binary the multi-instance tests in e2e/ run
-# (installed if missing). make test and make bench use it, so neither needs
+# (installed if missing). make test, unit and fuzz use it, so none needs
 # anything started by hand.
 set -euo pipefail
 . "$(dirname "$0")/services.sh"
@@ -21,14 +21,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Durability is not under test, so trade it for speed. make bench sets
-# PARLEY_PG_OPTIONS to keep the defaults.
-pg_start "$dir/pg" "$dir/sock" "${PARLEY_PG_OPTIONS-$PG_FAST_OPTIONS}"
+# Durability is not under test, so trade it for speed.
+pg_start "$dir/pg" "$dir/sock" "$PG_FAST_OPTIONS"
 redis_start "$dir"
 
-export PARLEY_TEST_DATABASE_URL PARLEY_TEST_REDIS_URL PARLEY_TEST_PGBIN PARLEY_TEST_NGINX
+export PARLEY_TEST_DATABASE_URL PARLEY_TEST_REDIS_URL PARLEY_TEST_NGINX
 PARLEY_TEST_DATABASE_URL=$(pg_url "$dir/sock" postgres)
 PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-PARLEY_TEST_PGBIN=$PGBIN
 PARLEY_TEST_NGINX=$NGINX
 "$@"
