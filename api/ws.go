@@ -57,7 +57,9 @@ func handleWebSocket(cfg Config, logger *slog.Logger, store Store, notifier Noti
 		}
 		// The response is gone with the upgrade: from here on, errors are
 		// only logged. The connection is served on a goroutine of its own,
-		// owned by the Hub (Hub.Close ends it and waits for it), so that
+		// owned by the Hub (Hub.Close ends it and waits for it, except for a
+		// connection the Hub refuses while closing, whose close handshake
+		// ends on its own within coder/websocket's 5 s timeout), so that
 		// this request, its middleware and this goroutine's deep stack are
 		// freed for the connection's whole life: at 10,000 idle sockets
 		// that is most of their memory. Canceling the request no longer
