@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -19,9 +20,10 @@ type Notifier interface {
 	// own failures, and is called only after the change it reports was
 	// committed.
 	Publish(ctx context.Context, ev model.Event)
-	// Serve runs an accepted WebSocket for user's login session until either
-	// side ends it.
-	Serve(ctx context.Context, ws *websocket.Conn, user model.UserID, session model.SessionID) error
+	// Serve starts serving an accepted WebSocket, running on nc, for user's
+	// login session and returns; the connection lives on until either side
+	// ends it.
+	Serve(ctx context.Context, ws *websocket.Conn, nc net.Conn, user model.UserID, session model.SessionID) error
 	// Stream delivers the same event frames (JSON text) for a Server-Sent
 	// Events client until ctx ends or the server drops the client (slow,
 	// logged out, shutting down); then the channel is closed.

@@ -1,9 +1,12 @@
 package api
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,29 +53,61 @@ func handleWebSocket(cfg Config, logger *slog.Logger, store Store, notifier Noti
 		_ = rc.SetReadDeadline(time.Time{})
 		_ = rc.SetWriteDeadline(time.Time{})
 		// Accept checks the Origin again, with the same list.
-		ws, err := websocket.Accept(w, r, opts)
+		up := &upgrade{ResponseWriter: w}
+		ws, err := websocket.Accept(up, r, opts)
 		if err != nil { // Accept has answered: not a valid handshake
 			logger.DebugContext(r.Context(), "websocket handshake refused", "request_id", requestIDFrom(r.Context()), "err", err)
 			return nil
 		}
 		// The response is gone with the upgrade: from here on, errors are
-		// only logged. The connection is served on a goroutine of its own,
-		// owned by the Hub (Hub.Close ends it and waits for it, except for a
-		// connection the Hub refuses while closing, whose close handshake
-		// ends on its own within coder/websocket's 5 s timeout), so that
-		// this request, its middleware and this goroutine's deep stack are
-		// freed for the connection's whole life: at 10,000 idle sockets
-		// that is most of their memory. Canceling the request no longer
-		// concerns the connection.
-		ctx := context.WithoutCancel(r.Context())
-		go func() {
-			if err := notifier.Serve(ctx, ws, claims.UserID, claims.SessionID); err != nil {
-				logger.ErrorContext(ctx, "websocket failed", "request_id", requestIDFrom(ctx),
-					"user_id", claims.UserID, "err", err)
-			}
-		}()
+		// only logged. Serve returns once the connection runs on a
+		// goroutine of the Hub's, so this request, its middleware and this
+		// goroutine's deep stack are freed for the connection's whole
+		// life: at 10,000 idle sockets that is most of their memory.
+		if err := notifier.Serve(r.Context(), ws, up.conn, claims.UserID, claims.SessionID); err != nil {
+			logger.ErrorContext(r.Context(), "websocket failed", "request_id", requestIDFrom(r.Context()),
+				"user_id", claims.UserID, "err", err)
+		}
 		return nil
 	}
+}
+
+// The buffers a WebSocket keeps for its whole life. Event frames are a
+// hundred bytes or so and client frames at most model.MaxClientFrameBytes;
+// a bigger frame still goes through, in more reads or writes.
+const (
+	wsReadBuffer  = 256
+	wsWriteBuffer = 512
+)
+
+// upgrade hands coder/websocket the hijacked connection with buffers of
+// wsReadBuffer and wsWriteBuffer bytes rather than net/http's 4 KiB each (at
+// 10,000 idle WebSockets, those would be most of their memory), and keeps
+// the connection for the Hub.
+type upgrade struct {
+	http.ResponseWriter
+	conn net.Conn // once hijacked
+}
+
+func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Whatever the client sent after the handshake must stay buffered:
+	// coder/websocket reads what is buffered, then the connection.
+	pending, err := brw.Reader.Peek(brw.Reader.Buffered())
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(wsReadBuffer, len(pending)))
+	if _, err := r.Peek(len(pending)); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	w.conn = conn
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // webSocketClaims authenticates a WebSocket handshake by its access token,

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -375,4 +377,40 @@ func TestWebSocket_Presence(t *testing.T) {
 	if got := membersOnline(); !got["alice"] || got["bob"] {
 		t.Errorf("got members online %v, want alice only", got)
 	}
+}
+
+// TestWebSocket_FrameWithHandshake sends a typing frame in the same packet
+// as the handshake, before the server has answered it: the frame must
+// survive the switch to the WebSocket's own buffers.
+func TestWebSocket_FrameWithHandshake(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	general := alice.channel("general")
+	bob.put(fmt.Sprintf("/api/v1/channels/%d/members/me", general), nil).want(http.StatusOK)
+	ws := alice.dial(t)
+
+	host := strings.TrimPrefix(s.url, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	handshake := "GET /api/v1/ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"Authorization: Bearer " + bob.token + "\r\n\r\n"
+	payload := fmt.Sprintf(`{"type":"typing","conversation_id":%d}`, general)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := append([]byte{0x81, 0x80 | byte(len(payload))}, mask[:]...) // FIN, text, masked, length < 126
+	for i := range len(payload) {
+		frame = append(frame, payload[i]^mask[i%4])
+	}
+	if _, err := conn.Write(append([]byte(handshake), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 101 ") {
+		t.Fatalf("handshake answered %q, %v; want 101", status, err)
+	}
+	ws.waitFor(eventFrame{Type: "typing", ConversationID: general, UserID: bob.ID})
 }

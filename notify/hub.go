@@ -35,7 +35,8 @@ type Config struct {
 	// PingTimeout is how long a pong may take before the connection is
 	// dropped. Default 15 s.
 	PingTimeout time.Duration
-	// WriteTimeout bounds every frame write. Default 10 s.
+	// WriteTimeout bounds the writing of each batch of queued frames (at
+	// most SendQueue). Default 10 s.
 	WriteTimeout time.Duration
 	// MaxConnsPerUser caps one user's connections on this instance; more are
 	// closed with 1008 as soon as they open. Default 16.

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,6 @@ func (m *members) ConversationIDs(ctx context.Context, user model.UserID) ([]mod
 type testHub struct {
 	*Hub
 	url         string
-	serving     atomic.Int64 // Serve calls that have not returned
 	serveErrs   atomic.Int64
 	closeFailed bool // the test made Close fail on purpose
 }
@@ -151,18 +151,26 @@ func newTestHub(t *testing.T, cfg Config, broker Broker, m Membership, opts ...h
 func (th *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, _ := strconv.ParseInt(r.URL.Query().Get("user"), 10, 64)
 	session, _ := strconv.ParseInt(r.URL.Query().Get("session"), 10, 64)
-	ws, err := websocket.Accept(w, r, nil)
+	up := &upgrade{ResponseWriter: w}
+	ws, err := websocket.Accept(up, r, nil)
 	if err != nil {
 		return
 	}
-	ctx := context.WithoutCancel(r.Context())
-	th.serving.Add(1)
-	go func() {
-		defer th.serving.Add(-1)
-		if err := th.Serve(ctx, ws, model.UserID(user), model.SessionID(session)); err != nil {
-			th.serveErrs.Add(1)
-		}
-	}()
+	if err := th.Serve(r.Context(), ws, up.conn, model.UserID(user), model.SessionID(session)); err != nil {
+		th.serveErrs.Add(1)
+	}
+}
+
+// upgrade keeps the connection it hijacks for Serve.
+type upgrade struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	w.conn = conn
+	return conn, brw, err
 }
 
 // client is a test's WebSocket client.
@@ -564,10 +572,10 @@ func TestHub_Close(t *testing.T) {
 	if err := hub.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	// Nothing else waits for them: the api package runs each on a
-	// goroutine of its own and relies on Close.
-	if n := hub.serving.Load(); n != 0 {
-		t.Errorf("%d Serve calls still running after Close, want 0", n)
+	// Nothing else waits for the connections' goroutines: the api package
+	// relies on Close.
+	if s := hub.Stats(); s.Conns != 0 {
+		t.Errorf("%d connections still served after Close, want 0", s.Conns)
 	}
 	wg.Wait()
 	if err := hub.Close(ctx); err != nil {

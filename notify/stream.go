@@ -22,11 +22,19 @@ import (
 // if user's memberships could not be loaded, or, with ErrClosed, if the Hub
 // is closing.
 func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.SessionID) (<-chan []byte, error) {
-	c, ctx := h.newConn(ctx, user, session, "sse")
+	ctx, cancel := context.WithCancel(ctx)
+	c := h.newConn(user, session, "sse", cancel)
+	wake := make(chan struct{}, 1)
+	c.wake = func() {
+		select {
+		case wake <- struct{}{}:
+		default: // the pump is already due to look
+		}
+	}
 	token, u, code, reason := h.register(c)
 	if u == nil {
 		c.abort()
-		c.log.Debug("stream refused", "reason", reason)
+		c.debug("stream refused", "reason", reason)
 		if code == websocket.StatusServiceRestart {
 			return nil, ErrClosed
 		}
@@ -40,7 +48,7 @@ func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.Sessi
 	}
 	out := make(chan []byte)
 	go func() {
-		c.pump(ctx, out)
+		c.pump(ctx, wake, out)
 		close(out)
 		h.unregister(c)
 		c.abort()
@@ -50,22 +58,24 @@ func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.Sessi
 
 // pump hands queued frames to out until ctx ends or the connection is
 // asked to close.
-func (c *conn) pump(ctx context.Context, out chan<- []byte) {
+func (c *conn) pump(ctx context.Context, wake <-chan struct{}, out chan<- []byte) {
 next:
 	for {
-		if c.isClosing() {
-			c.log.Debug("stream closing", "reason", c.closeReason)
+		if c.closeRequested() {
+			c.debug("stream closing", "reason", c.closeReason)
 			return
 		}
 		select {
 		case <-ctx.Done():
-			c.log.Debug("stream closed")
+			c.debug("stream closed")
 			return
 		case <-c.closing:
 			continue // logged above
-		case <-c.wake:
+		case <-wake:
 		}
-		frames := c.take()
+		c.mu.Lock()
+		frames := c.takeLocked()
+		c.mu.Unlock()
 		for _, f := range frames {
 			select {
 			case out <- f:

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -15,149 +17,195 @@ import (
 	"parley/model"
 )
 
-// wsConn is the WebSocket transport of a conn. Its writer goroutine is the
-// only one that writes to the socket; the goroutine running Serve reads it.
+// wsConn is the WebSocket transport of a conn. One goroutine, owned by the
+// Hub, reads the socket. Writing needs no goroutine while nothing is
+// queued: wake starts one that writes until the queue is empty, and a
+// timer starts one for each ping. So an idle connection costs one parked
+// goroutine, started fresh with a small stack.
 type wsConn struct {
 	*conn
 	ws *websocket.Conn
+	nc net.Conn // under ws
+
+	// Guarded by conn.mu.
+	writing bool           // a writer runs, or the last one closed the socket
+	done    bool           // the connection is over: start nothing more
+	tasks   sync.WaitGroup // the writer and ping goroutines
+	pinger  *time.Timer
 
 	// Typing rate limit, used by the reading goroutine only.
 	tokens     float64
 	lastTyping time.Time
 }
 
-// Serve runs the event channel on ws, an accepted WebSocket of user signed
-// in with session, until it closes. The caller has authenticated the
-// request and checked its Origin; Serve sends hello, then the events for
-// user, and handles the typing frames the client sends. It returns nil
-// however the client goes away; it returns an error (after closing ws with
-// 1011) only if user's memberships could not be loaded. Serve takes
-// ownership of ws. Canceling ctx drops the connection without a close
-// frame; Hub.Close is the graceful way.
-func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, user model.UserID, session model.SessionID) error {
-	// Canceling ctx makes coder/websocket drop the connection as soon as a
-	// read or write waits on it.
-	c, ctx := h.newConn(ctx, user, session, "websocket")
-	defer c.abort()
+// Serve starts the event channel on ws, an accepted WebSocket of user
+// signed in with session. The caller has authenticated the request and
+// checked its Origin. Serve loads user's memberships within ctx and queues
+// hello, then returns; from then on the connection runs on a goroutine of
+// the Hub's, which sends the events for user and handles the typing frames
+// the client sends until either side ends it, and which Hub.Close ends and
+// waits for. Nothing of ctx is kept past the return. Serve returns an
+// error, after closing ws with 1011, only if the memberships could not be
+// loaded.
+//
+// nc is the connection ws runs on. Serve takes ownership of both, and
+// closes nc to drop ws at once: coder/websocket's CloseNow waits while a
+// close handshake is under way.
+func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, nc net.Conn, user model.UserID, session model.SessionID) error {
+	c := h.newConn(user, session, "websocket", func() { _ = nc.Close() })
+	wc := &wsConn{conn: c, ws: ws, nc: nc}
+	c.wake = wc.startWriter
 	token, u, code, reason := h.register(c)
 	if u == nil {
-		c.log.Debug("websocket refused", "close_code", int(code), "reason", reason)
+		c.debug("websocket refused", "close_code", int(code), "reason", reason)
 		_ = ws.Close(code, reason)
 		return nil
 	}
-	defer h.unregister(c)
-	wc := &wsConn{conn: c, ws: ws}
-
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		wc.writeLoop(ctx)
-	}()
-
 	convs, err := h.loadMembership(ctx, user)
 	if !h.activate(u, c, token, convs, err) {
 		c.closeWith(websocket.StatusInternalError, reasonMembership)
-		<-writerDone
-		if ctx.Err() != nil { // the connection or the Hub ended first
-			return nil
-		}
+		wc.stop() // waits for the writer's close handshake
+		_ = ws.CloseNow()
+		h.unregister(c)
 		return fmt.Errorf("load memberships: %w", err)
 	}
-
-	wc.readLoop(ctx)
-	c.abort()
-	<-writerDone
-	_ = ws.CloseNow()
+	wc.startPinging()
+	go func() {
+		wc.readLoop()
+		_ = ws.CloseNow()
+		wc.stop()
+		h.unregister(c)
+	}()
 	return nil
 }
 
-// writeLoop writes queued frames and pings until ctx ends, the connection
-// is asked to close, or a write fails.
-func (c *wsConn) writeLoop(ctx context.Context) {
-	cfg := &c.hub.cfg
-	ticker := time.NewTicker(cfg.PingInterval)
-	defer ticker.Stop()
-	var (
-		pinging  bool
-		pingDone = make(chan error, 1)
-		pingWG   sync.WaitGroup
-	)
-	defer pingWG.Wait()
+// startWriter is c's wake: it starts a writer unless one runs. The caller
+// holds c.mu.
+func (c *wsConn) startWriter() {
+	if c.writing || c.done {
+		return
+	}
+	c.writing = true
+	c.tasks.Add(1)
+	go c.write()
+}
+
+// write writes queued frames until the queue is empty, then returns; or
+// it closes the connection, as asked by closeWith or because a write
+// failed, and leaves writing set so that no writer follows.
+func (c *wsConn) write() {
+	defer c.tasks.Done()
 	for {
-		if c.isClosing() { // a pending close beats pending frames
+		c.mu.Lock()
+		if c.closeRequested() { // a pending close beats pending frames
+			c.mu.Unlock()
 			c.finish()
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.mu.Unlock()
 			return
-		case <-c.closing:
-			c.finish()
-			return
-		case <-c.wake:
-			if !c.flush(ctx) {
-				return
-			}
-		case <-ticker.C:
-			if pinging {
-				continue // the outstanding ping's timeout decides
-			}
-			pinging = true
-			pingWG.Add(1)
-			go func() {
-				defer pingWG.Done()
-				pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
-				defer cancel()
-				pingDone <- c.ws.Ping(pctx)
-			}()
-		case err := <-pingDone:
-			pinging = false
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Debug("websocket ping failed", "err", err)
-				}
-				_ = c.ws.CloseNow()
-				return
-			}
 		}
+		frames := c.takeLocked()
+		c.mu.Unlock()
+		if !c.writeFrames(frames) {
+			return
+		}
+		c.recycle(frames)
 	}
 }
 
-// flush writes the queued frames, reporting false if the connection failed.
-func (c *wsConn) flush(ctx context.Context) bool {
-	frames := c.take()
+// writeFrames writes a batch of frames within WriteTimeout, reporting
+// false if the connection failed.
+func (c *wsConn) writeFrames(frames [][]byte) bool {
+	// A deadline on the connection rather than a context: coder/websocket
+	// would arm and disarm a context's timer for every frame.
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+		c.debug("websocket write failed", "err", err)
+		_ = c.ws.CloseNow()
+		return false
+	}
 	for _, f := range frames {
-		if c.isClosing() {
-			return true // writeLoop closes
+		if c.closeRequested() {
+			return true // write closes
 		}
-		wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
-		err := c.ws.Write(wctx, websocket.MessageText, f)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				c.log.Debug("websocket write failed", "err", err)
-			}
+		if err := c.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+			c.debug("websocket write failed", "err", err)
 			_ = c.ws.CloseNow()
 			return false
 		}
 	}
-	c.recycle(frames)
 	return true
 }
 
 // finish runs the close handshake asked for by closeWith.
 func (c *wsConn) finish() {
-	c.log.Debug("websocket closing", "close_code", int(c.closeCode), "reason", c.closeReason)
+	c.debug("websocket closing", "close_code", int(c.closeCode), "reason", c.closeReason)
 	_ = c.ws.Close(c.closeCode, c.closeReason)
 }
 
+// startPinging schedules the first ping. Connections opened together
+// (after a restart, say) spread their pings over the second half of the
+// interval.
+func (c *wsConn) startPinging() {
+	every := c.hub.cfg.PingInterval
+	first := every/2 + rand.N(every/2+1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done {
+		c.pinger = time.AfterFunc(first, c.ping)
+	}
+}
+
+// ping runs on the pinger's goroutine: it pings and waits for the pong
+// within PingTimeout, then schedules the next ping, or drops the
+// connection.
+func (c *wsConn) ping() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.tasks.Add(1)
+	c.mu.Unlock()
+	defer c.tasks.Done()
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PingTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.debug("websocket ping failed", "err", err)
+		_ = c.ws.CloseNow()
+		return
+	}
+	c.mu.Lock()
+	if !c.done {
+		c.pinger.Reset(c.hub.cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// stop starts no more writers or pings and waits for those running.
+func (c *wsConn) stop() {
+	c.mu.Lock()
+	c.done = true
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.mu.Unlock()
+	c.tasks.Wait()
+}
+
 // readLoop handles the client's frames until the connection closes.
-func (c *wsConn) readLoop(ctx context.Context) {
+func (c *wsConn) readLoop() {
+	// No deadline: pings find dead peers, and abort unblocks the read.
+	ctx := context.Background()
 	c.ws.SetReadLimit(model.MaxClientFrameBytes)
 	for {
 		typ, data, err := c.ws.Read(ctx)
 		if err != nil {
-			c.logEnd(ctx, err)
+			c.logEnd(err)
 			return
 		}
 		if typ != websocket.MessageText {
@@ -175,14 +223,14 @@ func (c *wsConn) readLoop(ctx context.Context) {
 	}
 }
 
-func (c *wsConn) logEnd(ctx context.Context, err error) {
+func (c *wsConn) logEnd(err error) {
 	switch status := websocket.CloseStatus(err); {
 	case status != -1:
-		c.log.Debug("websocket closed", "close_code", int(status))
-	case ctx.Err() != nil, errors.Is(err, io.EOF):
-		c.log.Debug("websocket closed")
+		c.debug("websocket closed", "close_code", int(status))
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.debug("websocket closed")
 	default:
-		c.log.Debug("websocket lost", "err", err)
+		c.debug("websocket lost", "err", err)
 	}
 }
 
