@@ -76,8 +76,8 @@ func handleWebSocket(cfg Config, logger *slog.Logger, store Store, notifier Noti
 // hundred bytes or so and client frames at most model.MaxClientFrameBytes;
 // a bigger frame still goes through, in more reads or writes.
 const (
-	wsReadBuffer  = 256
-	wsWriteBuffer = 512
+	wsReadBuffer  = 128
+	wsWriteBuffer = 256
 )
 
 // upgrade hands coder/websocket the hijacked connection with buffers of
