@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"parley/model"
 )
@@ -95,6 +96,7 @@ WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
 WHERE m.conversation_id = $1 AND m.user_id = $2`
 
 	conversationIDsSQL = `SELECT conversation_id FROM members WHERE user_id = $1 ORDER BY conversation_id`
+	memberCountsSQL    = `SELECT conversation_id, count(*) FROM members WHERE conversation_id = ANY($1) GROUP BY conversation_id`
 )
 
 type conversationRow struct {
@@ -370,6 +372,35 @@ func (s *Store) MarkRead(ctx context.Context, actor model.UserID, id model.Conve
 		return false, model.FieldError("seq", "must not be beyond the conversation's last message")
 	}
 	return false, nil
+}
+
+// MemberCounts returns how many members each of convs has, leaving out
+// those with none and those that do not exist.
+func (s *Store) MemberCounts(ctx context.Context, convs []model.ConversationID) (map[model.ConversationID]int, error) {
+	ids := make(pq.Int64Array, len(convs))
+	for i, c := range convs {
+		ids[i] = int64(c)
+	}
+	rows, err := s.db.QueryContext(ctx, memberCountsSQL, ids)
+	if err != nil {
+		return nil, fmt.Errorf("member counts: %w", translate(err))
+	}
+	defer rows.Close()
+	counts := make(map[model.ConversationID]int, len(convs))
+	for rows.Next() {
+		var (
+			id model.ConversationID
+			n  int
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("member counts: %w", err)
+		}
+		counts[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("member counts: %w", translate(err))
+	}
+	return counts, nil
 }
 
 // ConversationIDs returns the ids of every conversation user is a member

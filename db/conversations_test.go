@@ -519,3 +519,34 @@ func TestStore_ConversationIDs(t *testing.T) {
 		})
 	}
 }
+
+func TestStore_MemberCounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+	general := mustChannel(t, s, "general", alice.ID, bob.ID, carol.ID)
+	random := mustChannel(t, s, "random", bob.ID)
+	empty := mustChannel(t, s, "empty", alice.ID)
+	if _, err := s.LeaveChannel(ctx, alice.ID, general.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaveChannel(ctx, alice.ID, empty.ID); err != nil {
+		t.Fatal(err)
+	}
+	direct, _, err := s.GetOrCreateDirect(ctx, bob.ID, carol.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.MemberCounts(ctx, []model.ConversationID{general.ID, random.ID, empty.ID, direct.ID, 9999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[model.ConversationID]int{general.ID: 2, random.ID: 1, direct.ID: 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MemberCounts (-want +got):\n%s", diff)
+	}
+	if got, err := s.MemberCounts(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("MemberCounts(none) = %v, %v; want nothing", got, err)
+	}
+}

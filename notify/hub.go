@@ -69,6 +69,12 @@ type Config struct {
 	// user from this instance; changes in between coalesce into one event
 	// with the latest state. Default 1 s.
 	PresenceRate time.Duration
+	// PresenceMaxMembers is the largest conversation whose members hear of
+	// each other's presence changes: in a channel of n members coming
+	// online together, every one would hear of every other, n² frames.
+	// Members of bigger ones read presence from the member list. Counts
+	// are cached for PresenceInterval. Default 100.
+	PresenceMaxMembers int
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -88,6 +94,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxConnsPerUser, 16)
 	def(&c.TypingBurst, 5)
 	def(&c.ShutdownBatch, 250)
+	def(&c.PresenceMaxMembers, 100)
 	defDur(&c.PingInterval, 25*time.Second)
 	defDur(&c.PingTimeout, 15*time.Second)
 	defDur(&c.WriteTimeout, 10*time.Second)

@@ -41,6 +41,13 @@ type presenceState struct {
 	pending   map[model.UserID]time.Time
 	nextDue   time.Time // the earliest of pending; zero when none may be
 	lastPrune time.Time
+	// sizes caches conversations' member counts for the presence audience.
+	sizes map[model.ConversationID]convSize
+}
+
+type convSize struct {
+	members int
+	at      time.Time
 }
 
 type sentPresence struct {
@@ -58,6 +65,7 @@ func (h *Hub) presenceLoop(ctx context.Context) {
 		recorded: make(map[model.UserID]struct{}),
 		sent:     make(map[model.UserID]sentPresence),
 		pending:  make(map[model.UserID]time.Time),
+		sizes:    make(map[model.ConversationID]convSize),
 	}
 	tick := time.NewTicker(h.cfg.PresenceInterval)
 	defer tick.Stop()
@@ -209,7 +217,7 @@ func (h *Hub) announce(ctx context.Context, st *presenceState, user model.UserID
 	}
 	delete(st.pending, user)
 	st.sent[user] = sentPresence{at: now, online: online}
-	h.publishPresence(ctx, user, online, convs)
+	h.publishPresence(ctx, st, user, online, convs)
 }
 
 // presenceFlush publishes the changes held back whose time has come, and
@@ -235,6 +243,11 @@ func (h *Hub) presenceFlush(ctx context.Context, st *presenceState) {
 		for u, s := range st.sent {
 			if _, held := st.pending[u]; !held && now.Sub(s.at) >= h.cfg.PresenceRate {
 				delete(st.sent, u)
+			}
+		}
+		for c, s := range st.sizes {
+			if now.Sub(s.at) >= h.cfg.PresenceInterval {
+				delete(st.sizes, c)
 			}
 		}
 		st.lastPrune = now
@@ -264,15 +277,16 @@ func (h *Hub) flushDue(ctx context.Context, st *presenceState, now time.Time, du
 		delete(st.pending, u)
 		if st.sent[u].online != state[u] {
 			st.sent[u] = sentPresence{at: now, online: state[u]}
-			h.publishPresence(ctx, u, state[u], nil)
+			h.publishPresence(ctx, st, u, state[u], nil)
 		}
 	}
 }
 
 // publishPresence tells the members of user's conversations (convs, or if
-// nil the ones this Hub knows or Membership says) that user came online
-// or went offline. Users who share no conversation with user hear nothing.
-func (h *Hub) publishPresence(ctx context.Context, user model.UserID, online bool, convs []model.ConversationID) {
+// nil the ones this Hub knows or Membership says) of at most
+// PresenceMaxMembers that user came online or went offline. Users who
+// share no such conversation with user hear nothing.
+func (h *Hub) publishPresence(ctx context.Context, st *presenceState, user model.UserID, online bool, convs []model.ConversationID) {
 	if convs == nil {
 		h.mu.RLock()
 		if u := h.users[user]; u != nil && u.ready > 0 {
@@ -289,8 +303,42 @@ func (h *Hub) publishPresence(ctx context.Context, user model.UserID, online boo
 			return
 		}
 	}
+	convs = h.smallConversations(ctx, st, convs)
 	if len(convs) == 0 {
 		return
 	}
 	h.Publish(ctx, model.Presence(user, online, convs))
+}
+
+// smallConversations returns those of convs with at most
+// PresenceMaxMembers members, counting those not in st.sizes. If counting
+// fails it logs why, and leaves the uncounted ones out.
+func (h *Hub) smallConversations(ctx context.Context, st *presenceState, convs []model.ConversationID) []model.ConversationID {
+	now := h.cfg.Now()
+	var uncounted []model.ConversationID
+	for _, c := range convs {
+		if s, ok := st.sizes[c]; !ok || now.Sub(s.at) >= h.cfg.PresenceInterval {
+			uncounted = append(uncounted, c)
+		}
+	}
+	if len(uncounted) > 0 {
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.MembershipTimeout)
+		counts, err := h.members.MemberCounts(cctx, uncounted)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			h.log.Error("presence audience", "conversations", len(uncounted), "err", err)
+		case err == nil:
+			for _, c := range uncounted {
+				st.sizes[c] = convSize{members: counts[c], at: now}
+			}
+		}
+	}
+	small := make([]model.ConversationID, 0, len(convs))
+	for _, c := range convs {
+		if s, ok := st.sizes[c]; ok && s.members <= h.cfg.PresenceMaxMembers {
+			small = append(small, c)
+		}
+	}
+	return small
 }

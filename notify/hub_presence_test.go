@@ -86,6 +86,30 @@ func TestHub_Presence(t *testing.T) {
 	c3.expect(t, model.ReadUpdated(3, 8, 1))
 }
 
+// Only the members of conversations of at most PresenceMaxMembers hear of
+// each other's presence: in a big channel, n members coming online would
+// otherwise send n² frames.
+func TestHub_PresenceSmallConversationsOnly(t *testing.T) {
+	t.Parallel()
+	// Channel 7 has 4 members, over the limit of 3; 8 has 3, and 9 is the
+	// direct conversation of users 1 and 5.
+	m := newMembers(memberships{1: {7, 8, 9}, 2: {7}, 3: {7, 8}, 4: {7, 8}, 5: {9}})
+	hub := newTestHub(t, Config{Presence: NewMemoryPresence(), PresenceMaxMembers: 3}, NewMemoryBroker(), m)
+	big := hub.dial(t, 2, 1)   // shares only channel 7 with user 1
+	small := hub.dial(t, 3, 2) // shares channel 8
+	direct := hub.dial(t, 5, 3)
+	c1 := hub.dial(t, 1, 4)
+	small.expect(t, model.Presence(1, true, nil))
+	direct.expect(t, model.Presence(1, true, nil))
+	closeNormally(t, c1)
+	small.expect(t, model.Presence(1, false, nil))
+	direct.expect(t, model.Presence(1, false, nil))
+
+	// Fence: user 2 heard nothing of user 1, nor of users 3 and 5.
+	hub.Publish(ctxb, model.ReadUpdated(2, 7, 1))
+	big.expect(t, model.ReadUpdated(2, 7, 1))
+}
+
 // The users of a killed instance go offline, announced by a live one.
 func TestHub_PresenceDeadInstance(t *testing.T) {
 	t.Parallel()

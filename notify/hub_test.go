@@ -90,6 +90,20 @@ func (m *members) ConversationIDs(ctx context.Context, user model.UserID) ([]mod
 	return ids, err
 }
 
+func (m *members) MemberCounts(_ context.Context, convs []model.ConversationID) (map[model.ConversationID]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counts := make(map[model.ConversationID]int)
+	for _, mine := range m.convs {
+		for _, c := range convs {
+			if mine[c] {
+				counts[c]++
+			}
+		}
+	}
+	return counts, m.err
+}
+
 // testHub is a Hub behind an httptest server whose handler plays the api
 // package's part: it accepts the WebSocket (users and sessions come from
 // the query string here, not from a token) and calls Serve on a goroutine

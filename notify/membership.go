@@ -13,4 +13,7 @@ import (
 type Membership interface {
 	// ConversationIDs returns every conversation user is a member of.
 	ConversationIDs(ctx context.Context, user model.UserID) ([]model.ConversationID, error)
+	// MemberCounts returns how many members each of convs has; a
+	// conversation with none, or that does not exist, may be left out.
+	MemberCounts(ctx context.Context, convs []model.ConversationID) (map[model.ConversationID]int, error)
 }
