@@ -20,6 +20,7 @@ var statusByCode = map[model.Code]int{
 	model.ENotFound:         http.StatusNotFound,
 	model.EConflict:         http.StatusConflict,
 	model.ERateLimited:      http.StatusTooManyRequests,
+	model.EUnavailable:      http.StatusServiceUnavailable,
 	model.EInternal:         http.StatusInternalServerError,
 }
 

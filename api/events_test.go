@@ -194,6 +194,20 @@ func TestEvents_Refused(t *testing.T) {
 	}
 }
 
+// While the instance shuts down, a new stream is refused with 503, so the
+// client retries and the load balancer sends it elsewhere.
+func TestEvents_ShuttingDown(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice := s.register(t, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.hub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice.get("/api/v1/events").wantError(http.StatusServiceUnavailable, model.EUnavailable, "")
+}
+
 // seamStore posts a message, and publishes it, just before a resumed
 // stream looks for what it missed: the message is then both replayed and
 // live, as when it commits at the wrong moment.

@@ -20,13 +20,14 @@ const (
 	ENotFound         Code = "not_found"         // does not exist, or the caller may not know it exists
 	EConflict         Code = "conflict"          // clashes with the current state (duplicate name, …)
 	ERateLimited      Code = "rate_limited"      // too many requests; retry later
+	EUnavailable      Code = "unavailable"       // the server is shutting down; retry, maybe elsewhere
 	EInternal         Code = "internal"          // our fault; details are logged, never shown
 )
 
 // Codes lists every Code, so tests can check that each one is mapped.
 var Codes = []Code{
 	EMalformed, EInvalid, EUnsupportedMedia, ETooLarge, EUnauthenticated,
-	EForbidden, ENotFound, EConflict, ERateLimited, EInternal,
+	EForbidden, ENotFound, EConflict, ERateLimited, EUnavailable, EInternal,
 }
 
 // Error is a failure the caller can act on. Message is shown to users

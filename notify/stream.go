@@ -9,6 +9,9 @@ import (
 	"parley/model"
 )
 
+// errRestarting refuses a stream while the Hub is closing.
+var errRestarting = &model.Error{Code: model.EUnavailable, Message: "This server is restarting; reconnect."}
+
 // Stream opens a connection for a Server-Sent Events client of user signed
 // in with session and returns its frames: hello first, then the same event
 // frames (JSON text, one per receive) a WebSocket gets, resync included.
@@ -19,8 +22,8 @@ import (
 //
 // Stream counts against Config.MaxConnsPerUser like a WebSocket. It returns
 // an error, and no channel, if user is over that limit (ERateLimited),
-// if user's memberships could not be loaded, or, with ErrClosed, if the Hub
-// is closing.
+// if user's memberships could not be loaded, or, with ErrClosed and
+// EUnavailable, if the Hub is closing.
 func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.SessionID) (<-chan []byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := h.newConn(user, session, "sse", cancel)
@@ -36,7 +39,7 @@ func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.Sessi
 		c.abort()
 		c.debug("stream refused", "reason", reason)
 		if code == websocket.StatusServiceRestart {
-			return nil, ErrClosed
+			return nil, fmt.Errorf("%w: %w", ErrClosed, errRestarting)
 		}
 		return nil, &model.Error{Code: model.ERateLimited, Message: "Too many connections for this user."}
 	}
