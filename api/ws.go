@@ -96,7 +96,7 @@ func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// Whatever the client sent after the handshake must stay buffered:
 	// coder/websocket reads what is buffered, then the connection.
-	pending, err := brw.Reader.Peek(brw.Reader.Buffered())
+	pending, err := brw.Peek(brw.Reader.Buffered())
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, err

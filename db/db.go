@@ -49,8 +49,20 @@ const (
 // (so they cost no round trip); the DSN may override them. JIT compilation
 // suits long analytic queries: here it only adds hundreds of milliseconds
 // when the planner overestimates a query, such as counting a large unread
-// backlog.
-var sessionDefaults = map[string]string{"jit": "off"}
+// backlog. The statement timeout bounds every statement on the server's
+// side, including those of the hot paths, which run without a context
+// that could cancel them (see hot); migrations lift it.
+var sessionDefaults = map[string]string{"jit": "off", "statement_timeout": "30s"}
+
+// hot returns ctx without its cancellation, for the statements of the hot
+// paths: each takes a millisecond or so, and on a context that can be
+// canceled, database/sql and lib/pq each start a goroutine per query to
+// watch it, a tenth of a POST's CPU on the server. Canceling would not
+// even unblock a query stalled on the network (lib/pq only sends a cancel
+// request), and the statement timeout bounds a slow one.
+func hot(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -223,6 +235,11 @@ func applyMigration(ctx context.Context, conn *sqlx.DB, m migration) error {
 	defer func() { _ = tx.Rollback() }()
 
 	if _, err := tx.ExecContext(ctx, migrationLockSQL, migrationLockKey); err != nil {
+		return err
+	}
+	// A migration may rewrite a big table: the statement timeout is for
+	// requests.
+	if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, createMigrationTableSQL); err != nil {

@@ -215,6 +215,29 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
+	// Every connection starts with the session defaults, which the DSN may
+	// override.
+	t.Run("SessionDefaults", func(t *testing.T) {
+		t.Parallel()
+		setting := func(s *db.Store, name, want string) {
+			t.Helper()
+			got, err := s.Setting(ctx, name)
+			if err != nil || got != want {
+				t.Errorf("%s: got %q, %v; want %q", name, got, err, want)
+			}
+		}
+		s := dbtest.New(t)
+		setting(s, "statement_timeout", "30s")
+		setting(s, "jit", "off")
+
+		s2, err := db.Open(ctx, dbtest.DSN(t)+"&statement_timeout=5s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		setting(s2, "statement_timeout", "5s")
+	})
+
 	t.Run("Unreachable", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -122,7 +122,7 @@ func (r messageRow) toModel() model.Message {
 // scans up to n rows. It is the history path's sqlx.Select without the
 // reflection, which costs more than the scanning itself.
 func queryMessages(ctx context.Context, stmt *sqlx.Stmt, n int, args ...any) ([]messageRow, error) {
-	rs, err := stmt.QueryContext(ctx, args...)
+	rs, err := stmt.QueryContext(hot(ctx), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bo
 	now := s.now()
 	var id, seq int64
 	var createdAt time.Time
-	err = s.createMessage.QueryRowContext(ctx,
+	err = s.createMessage.QueryRowContext(hot(ctx),
 		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -1,0 +1,10 @@
+package db
+
+import "context"
+
+// Setting returns a run-time parameter of one of s's connections.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.GetContext(ctx, &v, "SELECT current_setting($1)", name)
+	return v, err
+}
