@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"parley/redistest"
 )
 
 // Deadlines for processes to come up and go away. The machine is small and
@@ -341,11 +343,7 @@ func waitReady(tb testing.TB, url string, p *proc) {
 // prefix no other test uses, for tests that do not restart Redis.
 func sharedRedis(tb testing.TB) (url, prefix string) {
 	tb.Helper()
-	url = os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		tb.Fatalf("PARLEY_TEST_REDIS_URL is not set; run the tests with make test or scripts/with-test-services.sh")
-	}
-	return url, "parley-e2e:" + randomHex(6) + ":"
+	return redistest.URL(tb), redistest.Prefix()
 }
 
 // redisServer is a private redis-server, for tests that restart it.

@@ -17,15 +17,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/model"
+	"parley/redistest"
 )
 
 func TestRedisBroker(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
+	url := redistest.URL(t)
 	testBroker(t, func(t *testing.T) func() Broker {
-		prefix := uniquePrefix()
+		prefix := redistest.Prefix()
 		return func() Broker { // a new client per broker, as each instance has its own
-			b := NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t))
+			b := NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t))
 			t.Cleanup(func() { _ = b.Close() })
 			return b
 		}
@@ -36,14 +37,14 @@ func TestRedisBroker(t *testing.T) {
 // is back; the subscription says so with a gap, then delivers again.
 func TestRedisBroker_KilledConnectionIsAGap(t *testing.T) {
 	t.Parallel()
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(redistest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.ClientName = strings.TrimSuffix(strings.ReplaceAll(uniquePrefix(), ":", "-"), "-")
+	opt.ClientName = strings.TrimSuffix(strings.ReplaceAll(redistest.Prefix(), ":", "-"), "-")
 	client := redis.NewClient(opt)
 	defer client.Close()
-	b := NewRedisBroker(client, uniquePrefix(), testLogger(t))
+	b := NewRedisBroker(client, redistest.Prefix(), testLogger(t))
 	defer b.Close()
 	sub := mustSubscribe(t, b, "t")
 	mustPublish(t, b, "t", "before")
@@ -168,7 +169,7 @@ func TestHub_RedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := startRedisServer(t)
 	m := newMembers(memberships{1: {7, 8}})
-	hub := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, srv.url()), uniquePrefix(), testLogger(t)), m)
+	hub := newTestHub(t, Config{}, NewRedisBroker(redistest.NewClient(t, srv.url()), redistest.Prefix(), testLogger(t)), m)
 	c := hub.dial(t, 1, 1)
 	s := hub.stream(t, 1, 2)
 	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
@@ -194,12 +195,12 @@ func TestHub_RedisRestart(t *testing.T) {
 func TestHub_ManyClients(t *testing.T) {
 	t.Parallel()
 	const clients, messages = 64, 100
-	url := redisURL(t)
-	prefix := uniquePrefix()
+	url := redistest.URL(t)
+	prefix := redistest.Prefix()
 	m := newMembers(nil)
 	hubs := make([]*testHub, 2)
 	for i := range hubs {
-		hubs[i] = newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
+		hubs[i] = newTestHub(t, Config{}, NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
 	}
 	var cs []*client
 	for i := range clients {
@@ -236,11 +237,11 @@ func TestHub_ManyClients(t *testing.T) {
 // other.
 func TestHub_CloseSession(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
-	prefix := uniquePrefix()
+	url := redistest.URL(t)
+	prefix := redistest.Prefix()
 	m := newMembers(memberships{1: {7}, 2: {7}})
-	a := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
-	b := newTestHub(t, Config{}, NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
+	a := newTestHub(t, Config{}, NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
+	b := newTestHub(t, Config{}, NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
 	loginOnA, loginOnB := a.dial(t, 1, 1), b.dial(t, 1, 1)
 	streamOnB := b.stream(t, 1, 1)
 	otherLogin := a.dial(t, 1, 2)
@@ -262,7 +263,7 @@ func TestHub_CloseSession(t *testing.T) {
 // balancer dropping it) is detected by the health ping and replaced.
 func TestRedisBroker_SilentConnectionIsReplaced(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
+	url := redistest.URL(t)
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -271,11 +272,11 @@ func TestRedisBroker_SilentConnectionIsReplaced(t *testing.T) {
 	opt.Addr = proxy.addr()
 	viaProxy := redis.NewClient(opt)
 	defer viaProxy.Close()
-	prefix := uniquePrefix()
+	prefix := redistest.Prefix()
 	b := NewRedisBroker(viaProxy, prefix, testLogger(t))
 	b.health = 50 * time.Millisecond
 	defer b.Close()
-	direct := NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t))
+	direct := NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t))
 	defer direct.Close()
 
 	sub := mustSubscribe(t, b, "t")
@@ -411,7 +412,7 @@ func TestRedisBroker_PublishFailsFastWhileRedisIsDown(t *testing.T) {
 	_ = ln.Close()
 	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = client.Close() })
-	b := NewRedisBroker(client, uniquePrefix(), testLogger(t))
+	b := NewRedisBroker(client, redistest.Prefix(), testLogger(t))
 	ctx := context.Background()
 
 	if err := b.Publish(ctx, "t", []byte("x")); err == nil || errors.Is(err, errRedisDown) {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/model"
+	"parley/redistest"
 )
 
 // closeNormally closes c's WebSocket as a client going away would.
@@ -43,11 +44,11 @@ func waitOnline(t *testing.T, p Presence, users ...model.UserID) {
 // last one closes; users who share no conversation hear nothing.
 func TestHub_Presence(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
+	url, prefix := redistest.URL(t), redistest.Prefix()
 	m := newMembers(memberships{1: {7, 9}, 2: {7}, 3: {8}})
 	newHub := func(instance string) (*testHub, *RedisPresence) {
-		p := NewRedisPresence(newRedisClient(t, url), prefix, instance, testLogger(t))
-		b := NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t))
+		p := NewRedisPresence(redistest.NewClient(t, url), prefix, instance, testLogger(t))
+		b := NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t))
 		return newTestHub(t, Config{Presence: p}, b, m), p
 	}
 	a, pa := newHub("a")
@@ -63,7 +64,7 @@ func TestHub_Presence(t *testing.T) {
 	// Each instance records its users in its own time, so the test waits
 	// for each record before the next step: a client could see an extra
 	// event otherwise, though always the right state last.
-	rc := newRedisClient(t, url)
+	rc := redistest.NewClient(t, url)
 	recorded := func(instance string, want bool) {
 		t.Helper()
 		waitFor(t, "instance "+instance+"'s record of user 1", func() bool {
@@ -113,14 +114,14 @@ func TestHub_PresenceSmallConversationsOnly(t *testing.T) {
 // The users of a killed instance go offline, announced by a live one.
 func TestHub_PresenceDeadInstance(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
+	url, prefix := redistest.URL(t), redistest.Prefix()
 	m := newMembers(memberships{2: {7}, 4: {7}})
-	p := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
+	p := NewRedisPresence(redistest.NewClient(t, url), prefix, "a", testLogger(t))
 	hub := newTestHub(t, Config{Presence: p, PresenceInterval: 50 * time.Millisecond},
-		NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
+		NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
 	c2 := hub.dial(t, 2, 1)
 
-	killed := NewRedisPresence(newRedisClient(t, url), prefix, "killed", testLogger(t))
+	killed := NewRedisPresence(redistest.NewClient(t, url), prefix, "killed", testLogger(t))
 	killed.ttl = 300 * time.Millisecond
 	mustOp(t, killed.Join, []model.UserID{4}) // and never again
 	c2.expect(t, model.Presence(4, false, nil))
@@ -157,14 +158,14 @@ func TestHub_PresenceRateLimited(t *testing.T) {
 // the reaper finds them still online elsewhere and announces nothing.
 func TestHub_PresenceSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
+	url, prefix := redistest.URL(t), redistest.Prefix()
 	m := newMembers(memberships{1: {7}, 2: {7}})
-	pa := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
+	pa := NewRedisPresence(redistest.NewClient(t, url), prefix, "a", testLogger(t))
 	pa.ttl = 2 * time.Second // the time its users have to reconnect unnoticed
-	pb := NewRedisPresence(newRedisClient(t, url), prefix, "b", testLogger(t))
+	pb := NewRedisPresence(redistest.NewClient(t, url), prefix, "b", testLogger(t))
 	cfg := func(p Presence) Config { return Config{Presence: p, PresenceInterval: 100 * time.Millisecond} }
-	a := newTestHub(t, cfg(pa), NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
-	b := newTestHub(t, cfg(pb), NewRedisBroker(newRedisClient(t, url), prefix, testLogger(t)), m)
+	a := newTestHub(t, cfg(pa), NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
+	b := newTestHub(t, cfg(pb), NewRedisBroker(redistest.NewClient(t, url), prefix, testLogger(t)), m)
 	observer := b.dial(t, 2, 1)
 	c1 := a.dial(t, 1, 2)
 	observer.expect(t, model.Presence(1, true, nil))
@@ -180,7 +181,7 @@ func TestHub_PresenceSurvivesRestart(t *testing.T) {
 	checkOnline(t, pb, map[model.UserID]bool{1: true})
 	b.dial(t, 1, 2)
 
-	client := newRedisClient(t, url)
+	client := redistest.NewClient(t, url)
 	waitFor(t, "A to be reaped", func() bool {
 		err := client.ZScore(ctxb, prefix+"presence:instances", "a").Err()
 		return errors.Is(err, redis.Nil)

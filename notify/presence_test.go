@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"parley/model"
+	"parley/redistest"
 )
 
 // testPresence is the contract every Presence meets as one instance sees
@@ -74,16 +75,16 @@ func TestMemoryPresence(t *testing.T) {
 
 func TestRedisPresence(t *testing.T) {
 	t.Parallel()
-	testPresence(t, NewRedisPresence(newRedisClient(t, redisURL(t)), uniquePrefix(), "a", testLogger(t)))
+	testPresence(t, NewRedisPresence(redistest.NewClient(t, redistest.URL(t)), redistest.Prefix(), "a", testLogger(t)))
 }
 
 // A user is online while connected to any instance, and goes offline when
 // the last one's connection closes.
 func TestRedisPresence_TwoInstances(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
-	a := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
-	b := NewRedisPresence(newRedisClient(t, url), prefix, "b", testLogger(t))
+	url, prefix := redistest.URL(t), redistest.Prefix()
+	a := NewRedisPresence(redistest.NewClient(t, url), prefix, "a", testLogger(t))
+	b := NewRedisPresence(redistest.NewClient(t, url), prefix, "b", testLogger(t))
 	checkUsers(t, "a joins 1", mustOp(t, a.Join, []model.UserID{1}), []model.UserID{1})
 	checkUsers(t, "b joins 1, 2", mustOp(t, b.Join, []model.UserID{1, 2}), []model.UserID{2})
 	checkOnline(t, a, map[model.UserID]bool{1: true, 2: true})
@@ -98,11 +99,11 @@ func TestRedisPresence_TwoInstances(t *testing.T) {
 // offline, once.
 func TestRedisPresence_DeadInstance(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
-	dead := NewRedisPresence(newRedisClient(t, url), prefix, "dead", testLogger(t))
+	url, prefix := redistest.URL(t), redistest.Prefix()
+	dead := NewRedisPresence(redistest.NewClient(t, url), prefix, "dead", testLogger(t))
 	dead.ttl = time.Second
-	a := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
-	b := NewRedisPresence(newRedisClient(t, url), prefix, "b", testLogger(t))
+	a := NewRedisPresence(redistest.NewClient(t, url), prefix, "a", testLogger(t))
+	b := NewRedisPresence(redistest.NewClient(t, url), prefix, "b", testLogger(t))
 	mustOp(t, dead.Join, []model.UserID{1, 2, 3})
 	mustOp(t, a.Join, []model.UserID{3})
 	checkOnline(t, a, map[model.UserID]bool{1: true, 2: true, 3: true})
@@ -127,10 +128,10 @@ func reapOp(p Presence) func(context.Context, []model.UserID) ([]model.UserID, e
 // Join, Leave and reaping handle more users than one pipeline carries.
 func TestRedisPresence_ManyUsers(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
-	a := NewRedisPresence(newRedisClient(t, url), prefix, "a", testLogger(t))
+	url, prefix := redistest.URL(t), redistest.Prefix()
+	a := NewRedisPresence(redistest.NewClient(t, url), prefix, "a", testLogger(t))
 	a.ttl = 2 * time.Second // more than joining and checking take under -race on a busy machine
-	b := NewRedisPresence(newRedisClient(t, url), prefix, "b", testLogger(t))
+	b := NewRedisPresence(redistest.NewClient(t, url), prefix, "b", testLogger(t))
 	users := make([]model.UserID, 3*presenceBatch/2)
 	for i := range users {
 		users[i] = model.UserID(i + 1)
@@ -160,7 +161,7 @@ func TestRedisPresence_ManyUsers(t *testing.T) {
 func TestRedisPresence_RedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := startRedisServer(t)
-	p := NewRedisPresence(newRedisClient(t, srv.url()), uniquePrefix(), "a", testLogger(t))
+	p := NewRedisPresence(redistest.NewClient(t, srv.url()), redistest.Prefix(), "a", testLogger(t))
 	mustOp(t, p.Join, []model.UserID{1, 2})
 	srv.stop()
 	srv.start()

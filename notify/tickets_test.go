@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"parley/model"
+	"parley/redistest"
 )
 
 // tickets is what api.Tickets asks of both stores.
@@ -128,10 +129,10 @@ func TestMemoryTickets(t *testing.T) {
 
 func TestRedisTickets(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
+	url := redistest.URL(t)
 	testTickets(t, func(t *testing.T, ttl time.Duration) func() tickets {
-		prefix := uniquePrefix()
-		return func() tickets { return NewRedisTickets(newRedisClient(t, url), prefix, ttl) }
+		prefix := redistest.Prefix()
+		return func() tickets { return NewRedisTickets(redistest.NewClient(t, url), prefix, ttl) }
 	})
 }
 
@@ -139,9 +140,9 @@ func TestRedisTickets(t *testing.T) {
 // only its hash, with an expiry.
 func TestRedisTickets_Shared(t *testing.T) {
 	t.Parallel()
-	url, prefix := redisURL(t), uniquePrefix()
-	a := NewRedisTickets(newRedisClient(t, url), prefix, 0)
-	b := NewRedisTickets(newRedisClient(t, url), prefix, 0)
+	url, prefix := redistest.URL(t), redistest.Prefix()
+	a := NewRedisTickets(redistest.NewClient(t, url), prefix, 0)
+	b := NewRedisTickets(redistest.NewClient(t, url), prefix, 0)
 	ticket := mustIssue(t, a, 5, 6)
 	keys, err := a.client.Keys(ctxb, prefix+"*").Result()
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"parley/redistest"
 )
 
 func TestFailover(t *testing.T) {
@@ -20,8 +22,8 @@ func TestFailover(t *testing.T) {
 
 	t.Run("UsesRedisWhileItAnswers", func(t *testing.T) {
 		t.Parallel()
-		client := newRedisClient(t)
-		prefix := uniquePrefix()
+		client := redistest.NewClient(t, redistest.URL(t))
+		prefix := redistest.Prefix()
 		a := NewFailover(NewRedis(client, prefix), NewMemory(), logger)
 		b := NewFailover(NewRedis(client, prefix), NewMemory(), logger)
 		// Two instances share one bucket of 2.
@@ -48,7 +50,7 @@ func TestFailover(t *testing.T) {
 		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { _ = client.Close() })
 
-		l := NewFailover(NewRedis(client, uniquePrefix()), NewMemory(), logger)
+		l := NewFailover(NewRedis(client, redistest.Prefix()), NewMemory(), logger)
 		for i := range 3 {
 			ok, wait, err := l.Allow(ctx, "k", 2, time.Minute)
 			if err != nil {
@@ -64,7 +66,7 @@ func TestFailover(t *testing.T) {
 	})
 	t.Run("ReturnsToRedis", func(t *testing.T) {
 		t.Parallel()
-		shared := newRedisClient(t)
+		shared := redistest.NewClient(t, redistest.URL(t))
 		// The same Redis, through a client whose connections fail while down.
 		var down atomic.Bool
 		down.Store(true)
@@ -80,7 +82,7 @@ func TestFailover(t *testing.T) {
 		client := redis.NewClient(&opt)
 		t.Cleanup(func() { _ = client.Close() })
 
-		prefix := uniquePrefix()
+		prefix := redistest.Prefix()
 		clk := &clock{now: time.Now()}
 		l := NewFailover(NewRedis(client, prefix), NewMemory(), logger)
 		l.now = clk.Now

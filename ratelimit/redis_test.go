@@ -2,49 +2,19 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"parley/redistest"
 )
-
-// newRedisClient connects to the Redis that make test starts; a missing
-// one fails the test rather than skipping it.
-func newRedisClient(tb testing.TB) *redis.Client {
-	tb.Helper()
-	url := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		tb.Fatal("PARLEY_TEST_REDIS_URL is not set: run the tests with make test, or point it at a Redis")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatalf("parse redis url: %v", err)
-	}
-	client := redis.NewClient(opt)
-	tb.Cleanup(func() { _ = client.Close() })
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		tb.Fatalf("redis ping: %v", err)
-	}
-	return client
-}
-
-var prefixSeq atomic.Int64
-
-// uniquePrefix keeps each test's keys apart from every other's.
-func uniquePrefix() string {
-	return fmt.Sprintf("parleytest:%d:rl%d:", os.Getpid(), prefixSeq.Add(1))
-}
 
 // TestRedis_Allow checks what the contract cannot: Redis's own clock and
 // key expiry.
 func TestRedis_Allow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	prefix := uniquePrefix()
-	a, b := NewRedis(newRedisClient(t), prefix), NewRedis(newRedisClient(t), prefix)
+	prefix := redistest.Prefix()
+	a, b := NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix), NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix)
 	allow := func(t *testing.T, l *Redis, key string, n int, per time.Duration) (bool, time.Duration) {
 		t.Helper()
 		ok, wait, err := l.Allow(ctx, key, n, per)
@@ -85,7 +55,7 @@ func TestRedis_Allow(t *testing.T) {
 func TestRedis(t *testing.T) {
 	t.Parallel()
 	testLimiter(t, func(t *testing.T) (limiter, limiter) {
-		prefix := uniquePrefix()
-		return NewRedis(newRedisClient(t), prefix), NewRedis(newRedisClient(t), prefix)
+		prefix := redistest.Prefix()
+		return NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix), NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix)
 	})
 }
