@@ -59,6 +59,15 @@ ensure_redis() {
 	apt_install redis-server
 }
 
+# ensure_curl_jq makes curl and jq available: the e2e test that runs the
+# README's walkthrough as written needs them.
+ensure_curl_jq() {
+	local missing=()
+	command -v curl >/dev/null || missing+=(curl)
+	command -v jq >/dev/null || missing+=(jq)
+	[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 # ensure_nginx sets NGINX to the nginx binary the multi-instance tests put in
 # front of several servers (Debian installs it in /usr/sbin, which a
 # non-root PATH may lack).

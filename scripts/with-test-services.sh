@@ -3,14 +3,16 @@
 # runs CMD with PARLEY_TEST_DATABASE_URL and PARLEY_TEST_REDIS_URL pointing at
 # them, then stops both and removes their files. It also exports
 # PARLEY_TEST_NGINX, the nginx binary the multi-instance tests in e2e/ run
-# (installed if missing). make test, unit and fuzz use it, so none needs
-# anything started by hand.
+# (installed if missing), and installs curl and jq if missing, for the e2e
+# test that runs the README's walkthrough. make test, unit and fuzz use it,
+# so none needs anything started or installed by hand.
 set -euo pipefail
 . "$(dirname "$0")/services.sh"
 
 ensure_postgres
 ensure_redis
 ensure_nginx
+ensure_curl_jq
 
 dir=$(mktemp -d /tmp/parley-test.XXXXXX)
 chmod 755 "$dir"
