@@ -15,8 +15,9 @@
 # misses its target. Everything it starts is stopped and removed on exit,
 # Ctrl-C included.
 #
-# Settings (environment): BENCH_DURATION (seconds each phase is measured,
-# default 15), BENCH_WARMUP (seconds of unmeasured load before each, default 3),
+# Settings (environment): BENCH_ROUNDS (default 3), BENCH_DURATION (seconds
+# each phase is measured in each round, default 5), BENCH_WARMUP (seconds of
+# unmeasured load before each, default 2),
 # BENCH_REDIS (1, the default: the server uses the Redis via REDIS_URL; 0: it
 # runs alone), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
 # "&binary_parameters=yes", to try driver settings), GO (default go).
@@ -29,8 +30,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$bin" ] || die "$bin is not an executable; run make build"
 
 clients=32 # fixed by the issue: 32 clients spread over 32 conversations
-duration=${BENCH_DURATION:-15}
-warmup=${BENCH_WARMUP:-3}
+rounds=${BENCH_ROUNDS:-3}
+duration=${BENCH_DURATION:-5}
+warmup=${BENCH_WARMUP:-2}
 body='The quick brown fox jumps over the lazy dog while the bench runs.'
 post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
@@ -96,20 +98,22 @@ serve_start "$bin" "$dir/server.log" \
 	REDIS_URL="$redis_url"
 server_pid=$SERVE_PID url=$SERVE_URL
 wait_ready "$url" "$server_pid"
-say "server ready at $url; loading it with $clients clients, ${warmup}s warm-up + ${duration}s per phase (load average $(cut -d" " -f1 /proc/loadavg))"
-
 postmaster=$(head -1 "$dir/pg/postmaster.pid")
-in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" \
-	-duration "${duration}s" -warmup "${warmup}s" -body "$body" \
-	-cpu "server=$server_pid,postgres=$postmaster$cpu_procs" >"$dir/bench.out"
-grep -v '^BENCH ' "$dir/bench.out" || true
+say "server ready at $url; $rounds rounds of ${warmup}s warm-up + ${duration}s per phase, $clients clients (load average $(cut -d" " -f1 /proc/loadavg))"
 
-# field PHASE KEY prints KEY's value from parley-bench's "BENCH PHASE …" line.
+# The setup: parley-bench registers the users and their channels, seeds
+# them, and keeps their tokens in state.json for the rounds.
+in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" -body "$body" \
+	-state "$dir/state.json" -phases '' >"$dir/setup.out"
+grep '^setup: ' "$dir/setup.out" || true
+
+# field PHASE KEY prints KEY's value from the "BENCH PHASE …" line of
+# bench.out, or of FILE if given.
 field() {
-	sed -n "s/^BENCH $1 .*[ ]$2=\([^ ]*\).*/\1/p" "$dir/bench.out"
+	sed -n "s/^BENCH $1 .*[ ]$2=\([^ ]*\).*/\1/p" "${3:-$dir/bench.out}"
 }
-conv_base=$(field setup conv_base)
-user_base=$(field setup user_base)
+conv_base=$(field setup conv_base "$dir/setup.out")
+user_base=$(field setup user_base "$dir/setup.out")
 { [ -n "$conv_base" ] && [ -n "$user_base" ]; } || die "parley-bench printed no setup line"
 
 # pgbench runs each script with the protocol lib/pq uses for it. The store
@@ -138,10 +142,10 @@ children_cpu_us() {
 	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%d", t * 1e6 }' "$1"
 }
 
-# run_pgbench NAME runs bench/pgbench/NAME.sql (warm-up, then measured)
-# and sets tps.
+# run_pgbench NAME ROUND runs bench/pgbench/NAME.sql (warm-up, then
+# measured) and adds its line to bench.out.
 run_pgbench() {
-	local script=$root/bench/pgbench/$1.sql lat pg0 pg1 cl0 cl1 n
+	local script=$root/bench/pgbench/$1.sql tps lat pg0 pg1 cl0 cl1 n
 	local args=(-n -M prepared -c "$clients" -j 2 -h "$dir/sock" -p 5432 -U postgres
 		-D conv_base="$conv_base" -D user_base="$user_base" -D body="$body" -D created_at="$(date -u +%FT%T.%6NZ)"
 		-f "$script")
@@ -161,24 +165,64 @@ run_pgbench() {
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$dir/pgbench.out")
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$dir/pgbench.out")
 	{ [ -n "$tps" ] && [ "${n:-0}" -gt 0 ]; } || { cat "$dir/pgbench.out" >&2; die "no tps in pgbench's output"; }
-	say "pgbench $1.sql: $tps tps, latency average $lat ms"
-	echo "BENCH pgbench-$1 clients=$clients seconds=$duration tps=$tps latency_avg_ms=$lat" \
+	echo "BENCH pgbench-$1 round=$2 clients=$clients seconds=$duration requests=$n rps=$tps latency_avg_ms=$lat" \
 		"cpu_us_client=$(((cl1 - cl0) / n)) cpu_us_postgres=$(((pg1 - pg0) / n))" >>"$dir/bench.out"
+}
+
+# run_http PHASE ROUND runs parley-bench's PHASE and adds its line to
+# bench.out.
+run_http() {
+	in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" -body "$body" -state "$dir/state.json" \
+		-phases "$1" -duration "${duration}s" -warmup "${warmup}s" \
+		-cpu "server=$server_pid,postgres=$postmaster$cpu_procs" >"$dir/http.out"
+	sed -n "s/^BENCH $1 /BENCH $1 round=$2 /p" "$dir/http.out" >>"$dir/bench.out"
 }
 
 # The scratch table of the reference INSERT.
 "$PGBIN/psql" "$(pg_url "$dir/sock" parley)" -qc \
 	'CREATE TABLE bench_scratch (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, client int NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())'
 
-say "pgbench: $clients clients, -j 2, ${warmup}s warm-up + ${duration}s per script"
-run_pgbench post
-pg_post=$tps
-run_pgbench history
-pg_history=$tps
-run_pgbench insert
-pg_insert=$tps
-http_post=$(field post rps)
-http_history=$(field history rps)
+# Each round runs the HTTP phase and pgbench's replay of it back to back,
+# in turn first, so that neither side always runs on the larger table or
+# always right after the other: a slow spell of the machine (a checkpoint,
+# autovacuum, a neighbour on the host) then falls on both sides alike.
+: >"$dir/bench.out"
+for round in $(seq "$rounds"); do
+	for phase in post history; do
+		if [ $((round % 2)) = 1 ]; then
+			run_http "$phase" "$round"
+			run_pgbench "$phase" "$round"
+		else
+			run_pgbench "$phase" "$round"
+			run_http "$phase" "$round"
+		fi
+	done
+	run_pgbench insert "$round"
+	say "round $round of $rounds: POST $(field post rps | tail -1) req/s against $(field pgbench-post rps | tail -1) tps," \
+		"history $(field history rps | tail -1) req/s against $(field pgbench-history rps | tail -1) tps"
+done
+
+# total PHASE prints PHASE's rate over all rounds, then its CPU per request
+# of server, postgres, redis and client (- where not measured), weighted by
+# each round's requests.
+total() {
+	awk -v phase="$1" '$1 == "BENCH" && $2 == phase {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		n += f["requests"]; s += f["seconds"]
+		for (k in f) if (k ~ /^cpu_us_/) { cpu[k] += f[k] * f["requests"]; seen[k] = 1 }
+		delete f
+	} END {
+		printf "%.1f", (s > 0 ? n / s : 0)
+		split("server postgres redis client", names, " ")
+		for (i = 1; i <= 4; i++) { k = "cpu_us_" names[i]; printf " %s", (seen[k] ? sprintf("%d", cpu[k] / n) : "-") }
+		print ""
+	}' "$dir/bench.out"
+}
+read -r http_post _ < <(total post)
+read -r http_history _ < <(total history)
+read -r pg_post _ < <(total pgbench-post)
+read -r pg_history _ < <(total pgbench-history)
+read -r pg_insert _ < <(total pgbench-insert)
 
 # ratio_row LABEL HTTP PGBENCH TARGET prints a row of the summary and sets
 # failed if the ratio misses the target.
@@ -193,7 +237,7 @@ ratio_row() {
 	printf "$row" "$1" "$2" "$3" "$ratio" ">= $4" "$verdict"
 }
 echo
-echo "make bench: $clients clients, ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability," \
+echo "make bench: $clients clients, $rounds rounds of ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability," \
 	"server $mode, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2059
 printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
@@ -209,10 +253,9 @@ cpu='%-26s %8s %9s %7s %7s %7s\n'
 # shellcheck disable=SC2059
 printf "$cpu" "CPU us per request" server postgres redis client total
 for phase in post history pgbench-post pgbench-history pgbench-insert; do
-	sv=$(field "$phase" cpu_us_server) pg=$(field "$phase" cpu_us_postgres)
-	rd=$(field "$phase" cpu_us_redis) cl=$(field "$phase" cpu_us_client)
+	read -r _ sv pg rd cl < <(total "$phase")
 	# shellcheck disable=SC2059
-	printf "$cpu" "$phase" "${sv:--}" "${pg:--}" "${rd:--}" "${cl:--}" "$((${sv:-0} + ${pg:-0} + ${rd:-0} + ${cl:-0}))"
+	printf "$cpu" "$phase" "$sv" "$pg" "$rd" "$cl" "$(echo "$sv $pg $rd $cl" | awk '{ for (i = 1; i <= NF; i++) t += $i; print t }')"
 done
 echo
 grep '^BENCH ' "$dir/bench.out"

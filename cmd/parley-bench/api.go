@@ -28,6 +28,11 @@ type benchUser struct {
 	conn    *loadConn
 }
 
+// messagesPath is the path, under /api/v1, of conversation id's messages.
+func messagesPath(id int64) string {
+	return "/conversations/" + strconv.FormatInt(id, 10) + "/messages"
+}
+
 // setup registers the users, has each create its channel, checks that both
 // id ranges are contiguous, and seeds every channel.
 func setup(ctx context.Context, api *apiClient, cfg config) ([]*benchUser, error) {
@@ -55,7 +60,7 @@ func setup(ctx context.Context, api *apiClient, cfg config) ([]*benchUser, error
 			return nil, fmt.Errorf("create channel c%03d: %w", i, err)
 		}
 		u.convID = conv.ID
-		u.msgPath = "/conversations/" + strconv.FormatInt(conv.ID, 10) + "/messages"
+		u.msgPath = messagesPath(conv.ID)
 	}
 	for i, u := range users {
 		if u.userID != users[0].userID+int64(i) || u.convID != users[0].convID+int64(i) {

@@ -30,6 +30,12 @@
 // Access tokens live 15 minutes and are not refreshed, so a run must finish
 // within that.
 //
+// With -state FILE, the first run does the setup and saves the users, their
+// tokens and channels to FILE; later runs with the same FILE skip setup and
+// load the same server again. scripts/bench.sh runs the phases this way in
+// rounds, alternating with pgbench, so that whatever else slows the machine
+// meanwhile slows both sides alike.
+//
 // To see where the server spends its CPU, -serve-dsn runs Parley's handler
 // inside this process against that (fresh) database instead of loading -url,
 // and -cpuprofile writes a CPU profile of the whole process; the load
@@ -40,7 +46,7 @@
 //
 // Usage:
 //
-//	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50]
+//	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50] [-state FILE]
 //	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [flags]
 package main
 
@@ -86,6 +92,7 @@ type config struct {
 	phases   string
 	body     string
 	password string
+	state    string
 
 	procs      []procstat.Proc
 	serveDSN   string
@@ -102,9 +109,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
 	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
-	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order")
+	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order; none with -state just does the setup")
 	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
+	fs.StringVar(&cfg.state, "state", "", "file that keeps the setup (users, tokens, channels) for later runs against the same server")
 	fs.Func("cpu", "report the CPU time per request of these processes, as name=pid,… (a process's children count too)", func(s string) error {
 		var err error
 		cfg.procs, err = procstat.Parse(s, "cpu", "client")
@@ -129,7 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case strings.ContainsAny(cfg.body, "\"\\") || cfg.body == "":
 		return errors.New("-body must be non-empty and hold no quotes or backslashes")
 	}
-	for name := range strings.SplitSeq(cfg.phases, ",") {
+	phases := strings.FieldsFunc(cfg.phases, func(r rune) bool { return r == ',' })
+	for _, name := range phases {
 		if name != "post" && name != "history" {
 			return fmt.Errorf("-phases: no phase %q (post, history)", name)
 		}
@@ -165,13 +174,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
 	setupStart := time.Now()
-	var users []*benchUser
-	var err error
-	// Labelled too: the transport's goroutines for the connections that
-	// setup opens inherit the label.
-	pprof.Do(ctx, clientLabels, func(ctx context.Context) { users, err = setup(ctx, api, cfg) })
+	users, loaded, err := loadState(cfg.state)
 	if err != nil {
-		return fmt.Errorf("setup: %w", err)
+		return err
+	}
+	if !loaded {
+		// Labelled too: the transport's goroutines for the connections that
+		// setup opens inherit the label.
+		pprof.Do(ctx, clientLabels, func(ctx context.Context) { users, err = setup(ctx, api, cfg) })
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if err := saveState(cfg.state, users); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "setup: %d users (ids %d-%d), %d channels (ids %d-%d), %d messages each, in %.1fs\n",
+			len(users), users[0].userID, users[len(users)-1].userID,
+			len(users), users[0].convID, users[len(users)-1].convID, cfg.seed, time.Since(setupStart).Seconds())
+		fmt.Fprintf(stdout, "BENCH setup clients=%d user_base=%d conv_base=%d seeded=%d\n",
+			len(users), users[0].userID, users[0].convID, cfg.seed)
+	} else if len(users) != cfg.clients {
+		return fmt.Errorf("-state %s holds %d users, not -clients %d", cfg.state, len(users), cfg.clients)
 	}
 	api.http.CloseIdleConnections()
 	for _, u := range users {
@@ -180,22 +203,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer u.conn.close()
 	}
-	fmt.Fprintf(stdout, "setup: %d users (ids %d-%d), %d channels (ids %d-%d), %d messages each, in %.1fs\n",
-		len(users), users[0].userID, users[len(users)-1].userID,
-		len(users), users[0].convID, users[len(users)-1].convID, cfg.seed, time.Since(setupStart).Seconds())
-	fmt.Fprintf(stdout, "BENCH setup clients=%d user_base=%d conv_base=%d seeded=%d\n",
-		len(users), users[0].userID, users[0].convID, cfg.seed)
 
+	// Each run's client_msg_ids are its own, so a later run with the same
+	// -state posts new messages rather than retries.
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	ops := map[string]func(ctx context.Context, u *benchUser, k int) error{
 		"post": func(ctx context.Context, u *benchUser, k int) error {
-			return u.conn.postMessage(ctx, cfg.body, "b-"+strconv.Itoa(k))
+			return u.conn.postMessage(ctx, cfg.body, "b"+runID+"-"+strconv.Itoa(k))
 		},
 		"history": func(ctx context.Context, u *benchUser, _ int) error {
 			return u.conn.latestHistory(ctx)
 		},
 	}
 	var results []result
-	for name := range strings.SplitSeq(cfg.phases, ",") {
+	for _, name := range phases {
 		op := ops[name]
 		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(users), cfg.warmup, cfg.duration)
 		r := runPhase(ctx, name, users, cfg.warmup, cfg.duration, cfg.procs, op)
@@ -208,7 +229,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	printResults(stdout, results)
+	if len(results) > 0 {
+		printResults(stdout, results)
+	}
 	return nil
 }
 
