@@ -15,9 +15,9 @@
 # misses its target. Everything it starts is stopped and removed on exit,
 # Ctrl-C included.
 #
-# Settings (environment): BENCH_ROUNDS (default 3), BENCH_DURATION (seconds
-# each phase is measured in each round, default 5), BENCH_WARMUP (seconds of
-# unmeasured load before each, default 2),
+# Settings (environment): BENCH_ROUNDS (default 6), BENCH_DURATION (seconds
+# each phase is measured in each round, default 3), BENCH_WARMUP (seconds of
+# unmeasured load before each, default 1),
 # BENCH_REDIS (1, the default: the server uses the Redis via REDIS_URL; 0: it
 # runs alone), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
 # "&binary_parameters=yes", to try driver settings), GO (default go).
@@ -30,9 +30,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$bin" ] || die "$bin is not an executable; run make build"
 
 clients=32 # fixed by the issue: 32 clients spread over 32 conversations
-rounds=${BENCH_ROUNDS:-3}
-duration=${BENCH_DURATION:-5}
-warmup=${BENCH_WARMUP:-2}
+rounds=${BENCH_ROUNDS:-6}
+duration=${BENCH_DURATION:-3}
+warmup=${BENCH_WARMUP:-1}
 body='The quick brown fox jumps over the lazy dog while the bench runs.'
 post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
