@@ -39,7 +39,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if help || err != nil {
 		return err
 	}
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	logOut := newLogWriter(stderr, logFlushDelay)
+	defer logOut.Close() // last: after every other deferred step has logged
+	logger := newLogger(logOut, cfg.LogFormat, cfg.LogLevel)
 	logger.Info("starting", append([]any{"version", version}, cfg.logAttrs()...)...)
 	if cfg.SecretGenerated {
 		logger.Warn("PARLEY_JWT_SECRET is not set: using a random secret, so tokens will not survive a restart")
