@@ -2,14 +2,15 @@
 # bench.sh BINARY (make bench) measures the server against its database.
 #
 # It starts a private PostgreSQL with the default durability settings (fsync
-# and synchronous_commit on, unlike make test) and a Redis, creates a fresh
-# database, runs "BINARY serve" on a free loopback port with the rate limits
-# raised out of the way, and loads it with cmd/parley-bench: 32 clients post
-# messages, each to its own channel, then read the latest history page.
-# Then pgbench, at the same concurrency and for the same time, replays the SQL
-# of one POST (bench/pgbench/post.sql), the history SELECT (history.sql) and,
-# for reference, a plain single-row INSERT (insert.sql). db/replay_test.go
-# fails if those scripts drift from the store's statements.
+# and synchronous_commit on, unlike make test), creates a fresh database,
+# runs "BINARY serve" on a free loopback port with the rate limits raised
+# out of the way, and loads it with cmd/parley-bench: 32 clients post
+# messages, each to its own channel, and read the latest history page.
+# pgbench, at the same concurrency, replays the SQL of one POST
+# (bench/pgbench/post.sql), the history SELECT (history.sql) and, for
+# reference, a plain single-row INSERT (insert.sql); db/replay_test.go
+# fails if those scripts drift from the store's statements. The HTTP phases
+# and the replays alternate in rounds (see the loop below).
 #
 # It prints the ratios HTTP rate / pgbench rate and exits non-zero if one
 # misses its target. Everything it starts is stopped and removed on exit,
@@ -18,8 +19,10 @@
 # Settings (environment): BENCH_ROUNDS (default 6), BENCH_DURATION (seconds
 # each phase is measured in each round, default 3), BENCH_WARMUP (seconds of
 # unmeasured load before each, default 1),
-# BENCH_REDIS (1, the default: the server uses the Redis via REDIS_URL; 0: it
-# runs alone), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
+# BENCH_REDIS (0, the default: the server runs alone; 1: it uses a Redis via
+# REDIS_URL, as one of several instances), BENCH_FLOOR (1: also load
+# cmd/parley-floor in every round, with its ratios reported beside the
+# server's), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
 # "&binary_parameters=yes", to try driver settings), GO (default go).
 set -Eeuo pipefail
 . "$(dirname "$0")/services.sh"
@@ -39,18 +42,20 @@ history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
 "${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
+floor=${BENCH_FLOOR:-0}
+[ "$floor" = 0 ] || "${GO:-go}" build -o "$root/bin/parley-floor" "$root/cmd/parley-floor"
 
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$dir"
-server_pid='' child='' show_log=1
+server_pid='' floor_pid='' child='' show_log=1
 cleanup() {
 	local status=$?
 	set +e
 	trap - EXIT INT TERM ERR
 	[ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
-	if [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null; then
-		wait "$server_pid" 2>/dev/null || true
-	fi
+	for pid in $server_pid $floor_pid; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	if [ "$status" != 0 ] && [ "$show_log" = 1 ] && [ -s "$dir/server.log" ]; then
 		say "last lines of the server log:"
 		tail -n 20 "$dir/server.log" >&2
@@ -80,11 +85,12 @@ in_background() {
 pg_start "$dir/pg" "$dir/sock"
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 
-# With REDIS_URL the server runs as one of several instances would: rate
-# limits, fan-out and presence go through Redis. BENCH_REDIS=0 benches a
-# lone instance, which keeps them in memory.
-redis_url='' cpu_procs='' mode='alone (BENCH_REDIS=0)'
-if [ "${BENCH_REDIS:-1}" = 1 ]; then
+# By default the server runs alone, as issue #2 defines the bench: the
+# server and PostgreSQL. With BENCH_REDIS=1 it runs as one of several
+# instances would: rate limits, fan-out and presence go through a Redis,
+# which then shares the CPUs too.
+redis_url='' cpu_procs='' mode='alone'
+if [ "${BENCH_REDIS:-0}" = 1 ]; then
 	ensure_redis
 	redis_start "$dir"
 	redis_url="redis://127.0.0.1:$REDIS_PORT/0"
@@ -92,12 +98,27 @@ if [ "${BENCH_REDIS:-1}" = 1 ]; then
 	mode='with Redis'
 fi
 # The secret is generated for this run and passed in the environment only.
-serve_start "$bin" "$dir/server.log" \
-	DATABASE_URL="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}" \
-	PARLEY_JWT_SECRET="$(head -c 48 /dev/urandom | base64 -w0)" \
-	REDIS_URL="$redis_url"
+secret=$(head -c 48 /dev/urandom | base64 -w0)
+dsn="$(pg_url "$dir/sock" parley)${BENCH_DSN_OPTIONS:-}"
+serve_start "$bin" "$dir/server.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
 server_pid=$SERVE_PID url=$SERVE_URL
 wait_ready "$url" "$server_pid"
+
+# BENCH_FLOOR=1 also loads cmd/parley-floor, the least server that answers
+# the same two requests on the same stack and store (net/http, the token
+# check, db.Store, encoding/json: no router, middleware, log, limits,
+# validation or events), on the same database and secret. What it adds
+# over pgbench is the stack's; what serve adds over it is Parley's API.
+if [ "$floor" != 0 ]; then
+	floor_url="127.0.0.1:$(free_port)"
+	env PARLEY_ADDR="$floor_url" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" \
+		"$root/bin/parley-floor" >"$dir/floor.log" 2>&1 &
+	floor_pid=$! floor_url="http://$floor_url"
+	until curl -s -o /dev/null "$floor_url/"; do
+		kill -0 "$floor_pid" 2>/dev/null || die "parley-floor exited: $(cat "$dir/floor.log")"
+		sleep 0.1
+	done
+fi
 postmaster=$(head -1 "$dir/pg/postmaster.pid")
 say "server ready at $url; $rounds rounds of ${warmup}s warm-up + ${duration}s per phase, $clients clients (load average $(cut -d" " -f1 /proc/loadavg))"
 
@@ -169,33 +190,41 @@ run_pgbench() {
 		"cpu_us_client=$(((cl1 - cl0) / n)) cpu_us_postgres=$(((pg1 - pg0) / n))" >>"$dir/bench.out"
 }
 
-# run_http PHASE ROUND runs parley-bench's PHASE and adds its line to
-# bench.out.
+# run_http PHASE ROUND [floor] runs parley-bench's PHASE against the
+# server, or against parley-floor, and adds its line to bench.out as PHASE
+# or floor-PHASE.
 run_http() {
-	in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" -body "$body" -state "$dir/state.json" \
+	local target=$url pid=$server_pid name=$1
+	if [ "${3:-}" = floor ]; then
+		target=$floor_url pid=$floor_pid name=floor-$1
+	fi
+	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$dir/state.json" \
 		-phases "$1" -duration "${duration}s" -warmup "${warmup}s" \
-		-cpu "server=$server_pid,postgres=$postmaster$cpu_procs" >"$dir/http.out"
-	sed -n "s/^BENCH $1 /BENCH $1 round=$2 /p" "$dir/http.out" >>"$dir/bench.out"
+		-cpu "server=$pid,postgres=$postmaster$cpu_procs" >"$dir/http.out"
+	sed -n "s/^BENCH $1 /BENCH $name round=$2 /p" "$dir/http.out" >>"$dir/bench.out"
 }
 
 # The scratch table of the reference INSERT.
 "$PGBIN/psql" "$(pg_url "$dir/sock" parley)" -qc \
 	'CREATE TABLE bench_scratch (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, client int NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())'
 
-# Each round runs the HTTP phase and pgbench's replay of it back to back,
-# in turn first, so that neither side always runs on the larger table or
-# always right after the other: a slow spell of the machine (a checkpoint,
-# autovacuum, a neighbour on the host) then falls on both sides alike.
+# Each round runs each HTTP phase and pgbench's replay of it back to back,
+# the order turning from round to round, so that no side always runs on the
+# larger table or always right after another: a slow spell of the machine
+# (a checkpoint, autovacuum, a neighbour on the host) then falls on every
+# side alike.
+sides=(http pgbench)
+[ "$floor" = 0 ] || sides+=(floor)
 : >"$dir/bench.out"
 for round in $(seq "$rounds"); do
 	for phase in post history; do
-		if [ $((round % 2)) = 1 ]; then
-			run_http "$phase" "$round"
-			run_pgbench "$phase" "$round"
-		else
-			run_pgbench "$phase" "$round"
-			run_http "$phase" "$round"
-		fi
+		for i in "${!sides[@]}"; do
+			case ${sides[(i + round - 1) % ${#sides[@]}]} in
+			http) run_http "$phase" "$round" ;;
+			floor) run_http "$phase" "$round" floor ;;
+			pgbench) run_pgbench "$phase" "$round" ;;
+			esac
+		done
 	done
 	run_pgbench insert "$round"
 	say "round $round of $rounds: POST $(field post rps | tail -1) req/s against $(field pgbench-post rps | tail -1) tps," \
@@ -223,6 +252,10 @@ read -r http_history _ < <(total history)
 read -r pg_post _ < <(total pgbench-post)
 read -r pg_history _ < <(total pgbench-history)
 read -r pg_insert _ < <(total pgbench-insert)
+if [ "$floor" != 0 ]; then
+	read -r floor_post _ < <(total floor-post)
+	read -r floor_history _ < <(total floor-history)
+fi
 
 # ratio_row LABEL HTTP PGBENCH TARGET prints a row of the summary and sets
 # failed if the ratio misses the target.
@@ -243,6 +276,13 @@ echo "make bench: $clients clients, $rounds rounds of ${duration}s per phase, Po
 printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
 ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
 ratio_row "GET latest history" "$http_history" "$pg_history" "$history_target"
+if [ "$floor" != 0 ]; then
+	# shellcheck disable=SC2059
+	for f in "floor POST:$floor_post:$pg_post" "floor GET history:$floor_history:$pg_history"; do
+		IFS=: read -r label h p <<<"$f"
+		printf "$row" "$label" "$h" "$p" "$(awk -v h="$h" -v p="$p" 'BEGIN { printf "%.2f", h / p }')" - -
+	done
+fi
 # shellcheck disable=SC2059
 printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
 echo
@@ -252,7 +292,9 @@ echo
 cpu='%-26s %8s %9s %7s %7s %7s\n'
 # shellcheck disable=SC2059
 printf "$cpu" "CPU us per request" server postgres redis client total
-for phase in post history pgbench-post pgbench-history pgbench-insert; do
+phases=(post history pgbench-post pgbench-history pgbench-insert)
+[ "$floor" = 0 ] || phases+=(floor-post floor-history)
+for phase in "${phases[@]}"; do
 	read -r _ sv pg rd cl < <(total "$phase")
 	# shellcheck disable=SC2059
 	printf "$cpu" "$phase" "$sv" "$pg" "$rd" "$cl" "$(echo "$sv $pg $rd $cl" | awk '{ for (i = 1; i <= NF; i++) t += $i; print t }')"

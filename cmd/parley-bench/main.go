@@ -47,7 +47,7 @@
 // Usage:
 //
 //	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50] [-state FILE]
-//	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [flags]
+//	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [-memprofile FILE] [flags]
 package main
 
 import (
@@ -98,6 +98,7 @@ type config struct {
 	serveDSN   string
 	serveLog   string
 	cpuProfile string
+	memProfile string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -121,6 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.serveDSN, "serve-dsn", "", "serve Parley in this process on this fresh database instead of loading -url")
 	fs.StringVar(&cfg.serveLog, "serve-log", os.DevNull, "where the in-process server writes its log (with -serve-dsn)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, in-process server included, to this file")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile of this process, in-process server included, to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -170,6 +172,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.memProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(cfg.memProfile); err != nil {
+				fmt.Fprintf(stderr, "parley-bench: -memprofile: %v\n", err)
+			}
+		}()
 	}
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
@@ -267,6 +276,20 @@ func printResults(w io.Writer, results []result) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// writeHeapProfile writes the heap profile, whose alloc_space and
+// alloc_objects samples count every allocation since the start, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
