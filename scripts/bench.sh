@@ -22,7 +22,9 @@
 # BENCH_REDIS (0, the default: the server runs alone; 1: it uses a Redis via
 # REDIS_URL, as one of several instances), BENCH_FLOOR (1: also load
 # cmd/parley-floor in every round, with its ratios reported beside the
-# server's), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
+# server's), BENCH_AGAINST (another build of parley, say of the commit
+# before a change, started with the same settings and loaded in every round
+# beside BINARY: a paired comparison that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
 # "&binary_parameters=yes", to try driver settings), GO (default go).
 set -Eeuo pipefail
 . "$(dirname "$0")/services.sh"
@@ -47,13 +49,15 @@ floor=${BENCH_FLOOR:-0}
 
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$dir"
-server_pid='' floor_pid='' child='' show_log=1
+server_pid='' child='' show_log=1
+extras=()           # sides loaded besides BINARY: floor, against
+declare -A side_url side_pid
 cleanup() {
 	local status=$?
 	set +e
 	trap - EXIT INT TERM ERR
 	[ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
-	for pid in $server_pid $floor_pid; do
+	for pid in $server_pid "${side_pid[@]}"; do
 		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	if [ "$status" != 0 ] && [ "$show_log" = 1 ] && [ -s "$dir/server.log" ]; then
@@ -110,15 +114,23 @@ wait_ready "$url" "$server_pid"
 # validation or events), on the same database and secret. What it adds
 # over pgbench is the stack's; what serve adds over it is Parley's API.
 if [ "$floor" != 0 ]; then
-	floor_url="127.0.0.1:$(free_port)"
-	env PARLEY_ADDR="$floor_url" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" \
+	addr="127.0.0.1:$(free_port)"
+	env PARLEY_ADDR="$addr" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" \
 		"$root/bin/parley-floor" >"$dir/floor.log" 2>&1 &
-	floor_pid=$! floor_url="http://$floor_url"
-	until curl -s -o /dev/null "$floor_url/"; do
-		kill -0 "$floor_pid" 2>/dev/null || die "parley-floor exited: $(cat "$dir/floor.log")"
+	side_pid[floor]=$! side_url[floor]="http://$addr"
+	until curl -s -o /dev/null "${side_url[floor]}/"; do
+		kill -0 "${side_pid[floor]}" 2>/dev/null || die "parley-floor exited: $(cat "$dir/floor.log")"
 		sleep 0.1
 	done
+	extras+=(floor)
 fi
+if [ -n "${BENCH_AGAINST:-}" ]; then
+	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
+	side_pid[against]=$SERVE_PID side_url[against]=$SERVE_URL
+	wait_ready "$SERVE_URL" "$SERVE_PID"
+	extras+=(against)
+fi
+
 postmaster=$(head -1 "$dir/pg/postmaster.pid")
 say "server ready at $url; $rounds rounds of ${warmup}s warm-up + ${duration}s per phase, $clients clients (load average $(cut -d" " -f1 /proc/loadavg))"
 
@@ -190,13 +202,13 @@ run_pgbench() {
 		"cpu_us_client=$(((cl1 - cl0) / n)) cpu_us_postgres=$(((pg1 - pg0) / n))" >>"$dir/bench.out"
 }
 
-# run_http PHASE ROUND [floor] runs parley-bench's PHASE against the
-# server, or against parley-floor, and adds its line to bench.out as PHASE
-# or floor-PHASE.
+# run_http PHASE ROUND [SIDE] runs parley-bench's PHASE against the
+# server, or against another side (floor, against), and adds its line to
+# bench.out as PHASE or SIDE-PHASE.
 run_http() {
 	local target=$url pid=$server_pid name=$1
-	if [ "${3:-}" = floor ]; then
-		target=$floor_url pid=$floor_pid name=floor-$1
+	if [ -n "${3:-}" ]; then
+		target=${side_url[$3]} pid=${side_pid[$3]} name=$3-$1
 	fi
 	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$dir/state.json" \
 		-phases "$1" -duration "${duration}s" -warmup "${warmup}s" \
@@ -213,16 +225,15 @@ run_http() {
 # larger table or always right after another: a slow spell of the machine
 # (a checkpoint, autovacuum, a neighbour on the host) then falls on every
 # side alike.
-sides=(http pgbench)
-[ "$floor" = 0 ] || sides+=(floor)
+sides=(http pgbench "${extras[@]}")
 : >"$dir/bench.out"
 for round in $(seq "$rounds"); do
 	for phase in post history; do
 		for i in "${!sides[@]}"; do
 			case ${sides[(i + round - 1) % ${#sides[@]}]} in
 			http) run_http "$phase" "$round" ;;
-			floor) run_http "$phase" "$round" floor ;;
 			pgbench) run_pgbench "$phase" "$round" ;;
+			*) run_http "$phase" "$round" "${sides[(i + round - 1) % ${#sides[@]}]}" ;;
 			esac
 		done
 	done
@@ -252,10 +263,6 @@ read -r http_history _ < <(total history)
 read -r pg_post _ < <(total pgbench-post)
 read -r pg_history _ < <(total pgbench-history)
 read -r pg_insert _ < <(total pgbench-insert)
-if [ "$floor" != 0 ]; then
-	read -r floor_post _ < <(total floor-post)
-	read -r floor_history _ < <(total floor-history)
-fi
 
 # ratio_row LABEL HTTP PGBENCH TARGET prints a row of the summary and sets
 # failed if the ratio misses the target.
@@ -276,13 +283,15 @@ echo "make bench: $clients clients, $rounds rounds of ${duration}s per phase, Po
 printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
 ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
 ratio_row "GET latest history" "$http_history" "$pg_history" "$history_target"
-if [ "$floor" != 0 ]; then
-	# shellcheck disable=SC2059
-	for f in "floor POST:$floor_post:$pg_post" "floor GET history:$floor_history:$pg_history"; do
+for side in "${extras[@]}"; do
+	read -r side_post _ < <(total "$side-post")
+	read -r side_history _ < <(total "$side-history")
+	for f in "$side POST:$side_post:$pg_post" "$side GET history:$side_history:$pg_history"; do
 		IFS=: read -r label h p <<<"$f"
+		# shellcheck disable=SC2059
 		printf "$row" "$label" "$h" "$p" "$(awk -v h="$h" -v p="$p" 'BEGIN { printf "%.2f", h / p }')" - -
 	done
-fi
+done
 # shellcheck disable=SC2059
 printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
 echo
@@ -293,7 +302,7 @@ cpu='%-26s %8s %9s %7s %7s %7s\n'
 # shellcheck disable=SC2059
 printf "$cpu" "CPU us per request" server postgres redis client total
 phases=(post history pgbench-post pgbench-history pgbench-insert)
-[ "$floor" = 0 ] || phases+=(floor-post floor-history)
+for side in "${extras[@]}"; do phases+=("$side-post" "$side-history"); done
 for phase in "${phases[@]}"; do
 	read -r _ sv pg rd cl < <(total "$phase")
 	# shellcheck disable=SC2059
