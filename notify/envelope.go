@@ -55,7 +55,7 @@ func eventEnvelope(ev model.Event) ([]byte, error) {
 	}
 	b := make([]byte, 0, 160)
 	b = append(b, `{"k":"`+kindEvent+`"`...)
-	b = appendString(b, `,"t":`, string(ev.Type))
+	b = strconv.AppendQuote(append(b, `,"t":`...), string(ev.Type)) // plain: the same as JSON's quoting
 	b = appendInt(b, `,"cv":`, int64(ev.ConversationID))
 	if ev.To.User != 0 {
 		b = appendInt(b, `,"u":`, int64(ev.To.User))
@@ -71,7 +71,7 @@ func eventEnvelope(ev model.Event) ([]byte, error) {
 	}
 	b = appendInt(b, `,"x":`, int64(ev.To.Except))
 	b = append(b, `,"f":{"type":`...)
-	b = strconv.AppendQuote(b, string(ev.Type)) // plain: the same as JSON's quoting
+	b = strconv.AppendQuote(b, string(ev.Type))
 	b = appendInt(b, `,"conversation_id":`, int64(ev.ConversationID))
 	b = appendInt(b, `,"message_id":`, int64(ev.MessageID))
 	b = appendInt(b, `,"seq":`, ev.Seq)
@@ -115,14 +115,6 @@ func appendInt(b []byte, key string, n int64) []byte {
 		return b
 	}
 	return strconv.AppendInt(append(b, key...), n, 10)
-}
-
-// appendString appends key and the plain string s unless s is empty.
-func appendString(b []byte, key, s string) []byte {
-	if s == "" {
-		return b
-	}
-	return strconv.AppendQuote(append(b, key...), s)
 }
 
 // decodeEnvelope parses a broker payload, rejecting what no Hub published.
