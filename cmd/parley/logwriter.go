@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Batching of log output: serve logs a line per request, and a write
-// system call for each line cost a sixth of the server's CPU per POST on
-// make bench's 2-CPU machine (more where stderr is a pipe whose reader must
-// be woken). Lines are held for at most logFlushDelay, or until
-// logFlushBytes are waiting.
+// Batching of log output: serve logs a line per request, and each line was
+// a write system call of its own, which on make bench's 2-CPU machine costs
+// several microseconds when that machine is busy (more where stderr is a
+// pipe whose reader must be woken). Lines are held for at most
+// logFlushDelay, or until logFlushBytes are waiting.
 const (
 	logFlushDelay = 100 * time.Millisecond
 	logFlushBytes = 32 << 10
