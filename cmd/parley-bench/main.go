@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
 	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
-	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order; none with -state just does the setup")
+	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order; empty for the setup alone (with -state, to keep it for later runs)")
 	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
 	fs.StringVar(&cfg.state, "state", "", "file that keeps the setup (users, tokens, channels) for later runs against the same server")
