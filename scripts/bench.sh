@@ -18,14 +18,15 @@
 #
 # Settings (environment): BENCH_ROUNDS (default 6), BENCH_DURATION (seconds
 # each phase is measured in each round, default 3), BENCH_WARMUP (seconds of
-# unmeasured load before each, default 1),
-# BENCH_REDIS (0, the default: the server runs alone; 1: it uses a Redis via
-# REDIS_URL, as one of several instances), BENCH_FLOOR (1: also load
-# cmd/parley-floor in every round, with its ratios reported beside the
-# server's), BENCH_AGAINST (another build of parley, say of the commit
-# before a change, started with the same settings and loaded in every round
-# beside BINARY: a paired comparison that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the server's DATABASE_URL, e.g.
-# "&binary_parameters=yes", to try driver settings), GO (default go).
+# unmeasured load before each, default 1), BENCH_REDIS (0, the default: the
+# server runs alone; 1: it uses a Redis via REDIS_URL, as one of several
+# instances), BENCH_FLOOR (1: also load cmd/parley-floor in every round,
+# with its ratios reported beside the server's), BENCH_AGAINST (another
+# build of parley, say of the commit before a change, started with the same
+# settings and loaded in every round beside BINARY: a paired comparison
+# that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the
+# server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
+# settings), GO (default go).
 set -Eeuo pipefail
 . "$(dirname "$0")/services.sh"
 
@@ -50,7 +51,7 @@ floor=${BENCH_FLOOR:-0}
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$dir"
 server_pid='' child='' show_log=1
-extras=()           # sides loaded besides BINARY: floor, against
+extras=() # sides loaded besides BINARY: floor, against
 declare -A side_url side_pid
 cleanup() {
 	local status=$?
@@ -118,10 +119,7 @@ if [ "$floor" != 0 ]; then
 	env PARLEY_ADDR="$addr" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" \
 		"$root/bin/parley-floor" >"$dir/floor.log" 2>&1 &
 	side_pid[floor]=$! side_url[floor]="http://$addr"
-	until curl -s -o /dev/null "${side_url[floor]}/"; do
-		kill -0 "${side_pid[floor]}" 2>/dev/null || die "parley-floor exited: $(cat "$dir/floor.log")"
-		sleep 0.1
-	done
+	wait_ready "${side_url[floor]}" "${side_pid[floor]}"
 	extras+=(floor)
 fi
 if [ -n "${BENCH_AGAINST:-}" ]; then
@@ -230,10 +228,11 @@ sides=(http pgbench "${extras[@]}")
 for round in $(seq "$rounds"); do
 	for phase in post history; do
 		for i in "${!sides[@]}"; do
-			case ${sides[(i + round - 1) % ${#sides[@]}]} in
+			side=${sides[(i + round - 1) % ${#sides[@]}]}
+			case $side in
 			http) run_http "$phase" "$round" ;;
 			pgbench) run_pgbench "$phase" "$round" ;;
-			*) run_http "$phase" "$round" "${sides[(i + round - 1) % ${#sides[@]}]}" ;;
+			*) run_http "$phase" "$round" "$side" ;;
 			esac
 		done
 	done
@@ -264,13 +263,18 @@ read -r pg_post _ < <(total pgbench-post)
 read -r pg_history _ < <(total pgbench-history)
 read -r pg_insert _ < <(total pgbench-insert)
 
+# ratio HTTP PGBENCH prints HTTP / PGBENCH to two places.
+ratio() {
+	awk -v h="$1" -v p="$2" 'BEGIN { printf "%.2f", h / p }'
+}
+
 # ratio_row LABEL HTTP PGBENCH TARGET prints a row of the summary and sets
 # failed if the ratio misses the target.
 failed=0
 row='%-26s %11s %12s %6s %7s %6s\n'
 ratio_row() {
 	local ratio verdict
-	ratio=$(awk -v h="$2" -v p="$3" 'BEGIN { printf "%.2f", h / p }')
+	ratio=$(ratio "$2" "$3")
 	verdict=$(awk -v r="$ratio" -v t="$4" 'BEGIN { print (r >= t ? "PASS" : "FAIL") }')
 	[ "$verdict" = PASS ] || failed=1
 	# shellcheck disable=SC2059 # the format is ours
@@ -289,7 +293,7 @@ for side in "${extras[@]}"; do
 	for f in "$side POST:$side_post:$pg_post" "$side GET history:$side_history:$pg_history"; do
 		IFS=: read -r label h p <<<"$f"
 		# shellcheck disable=SC2059
-		printf "$row" "$label" "$h" "$p" "$(awk -v h="$h" -v p="$p" 'BEGIN { printf "%.2f", h / p }')" - -
+		printf "$row" "$label" "$h" "$p" "$(ratio "$h" "$p")" - -
 	done
 done
 # shellcheck disable=SC2059

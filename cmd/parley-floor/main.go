@@ -11,6 +11,7 @@
 //
 //	POST /api/v1/conversations/{id}/messages   {"body": …, "client_msg_id": …} → 201 and the message
 //	GET  /api/v1/conversations/{id}/messages   → 200 and the latest page
+//	GET  /readyz                               → 200 once it serves, for the script to wait on
 //
 // Usage: PARLEY_ADDR=127.0.0.1:PORT DATABASE_URL=… PARLEY_JWT_SECRET=… parley-floor
 package main
@@ -55,6 +56,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	verifier := auth.NewVerifier(secret)
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /readyz", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("POST /api/v1/conversations/{id}/messages", func(w http.ResponseWriter, r *http.Request) {
 		user, conv, ok := caller(w, r, verifier)
 		if !ok {
