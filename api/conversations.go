@@ -17,11 +17,16 @@ type conversationResponse struct {
 	CreatedAt   time.Time            `json:"created_at"`
 	LastSeq     int64                `json:"last_seq"`
 	UnreadCount int64                `json:"unread_count"`
+	// Retention (issue 13): null for direct conversations and for channels
+	// that keep messages forever.
+	RetentionDays   *int  `json:"retention_days"`
+	HistoryStartSeq int64 `json:"history_start_seq"`
 }
 
 func toConversationResponse(c model.Conversation) conversationResponse {
 	resp := conversationResponse{
 		ID: c.ID, Kind: c.Kind, CreatedAt: c.CreatedAt.UTC(), LastSeq: c.LastSeq, UnreadCount: c.UnreadCount,
+		RetentionDays: c.RetentionDays, HistoryStartSeq: max(c.HistoryStartSeq, 1),
 	}
 	if c.Kind == model.KindChannel {
 		resp.Name, resp.Topic = &c.Name, &c.Topic

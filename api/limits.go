@@ -44,6 +44,9 @@ type Limits struct {
 	// TicketPerUser caps the WebSocket tickets one user asks for: one per
 	// browser (re)connect. Default 30 per minute.
 	TicketPerUser Rate
+	// DevicePerUser caps the push devices one user registers. Default 10
+	// per minute.
+	DevicePerUser Rate
 }
 
 func (l Limits) withDefaults() Limits {
@@ -51,6 +54,7 @@ func (l Limits) withDefaults() Limits {
 	l.AuthPerUsername = l.AuthPerUsername.or(Rate{N: 10, Per: time.Minute})
 	l.PostPerUser = l.PostPerUser.or(Rate{N: 20, Per: 2 * time.Second})
 	l.TicketPerUser = l.TicketPerUser.or(Rate{N: 30, Per: time.Minute})
+	l.DevicePerUser = l.DevicePerUser.or(Rate{N: 10, Per: time.Minute})
 	return l
 }
 

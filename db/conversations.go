@@ -17,6 +17,7 @@ import (
 // conversationColumns select a conversation as the member m sees it. The
 // unread count walks the (conversation_id, seq) index from the read marker.
 const conversationColumns = `c.id, c.kind, coalesce(c.name, '') AS name, c.topic, c.created_at, c.last_seq,
+	c.retention_days, c.history_start_seq,
 	(SELECT count(*) FROM messages msg
 		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq
 			AND msg.sender_id <> m.user_id AND msg.deleted_at IS NULL) AS unread_count`
@@ -36,12 +37,12 @@ FROM members m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.conversation_id = $1 AND m.user_id = $2`
 
 	insertChannelSQL = `WITH c AS (
-	INSERT INTO conversations (kind, name, topic, created_at) VALUES ('channel', $2, $3, $4)
-	RETURNING id, kind, name, topic, created_at, last_seq
+	INSERT INTO conversations (kind, name, topic, created_at, created_by) VALUES ('channel', $2, $3, $4, $1)
+	RETURNING id, kind, name, topic, created_at, last_seq, retention_days, history_start_seq
 ), m AS (
 	INSERT INTO members (conversation_id, user_id, joined_at) SELECT c.id, $1, $4 FROM c
 )
-SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, 0 AS unread_count FROM c`
+SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.retention_days, c.history_start_seq, 0 AS unread_count FROM c`
 
 	// listChannelsSQL: $2 is an escaped LIKE pattern ("%" matches all); $3
 	// the exclusive cursor.
@@ -107,6 +108,9 @@ type conversationRow struct {
 	CreatedAt   time.Time `db:"created_at"`
 	LastSeq     int64     `db:"last_seq"`
 	UnreadCount int64     `db:"unread_count"`
+	// Retention (migration 0004).
+	RetentionDays   sql.NullInt32 `db:"retention_days"`
+	HistoryStartSeq int64         `db:"history_start_seq"`
 }
 
 func (r conversationRow) toModel() model.Conversation {
@@ -118,7 +122,19 @@ func (r conversationRow) toModel() model.Conversation {
 		CreatedAt:   r.CreatedAt.UTC(),
 		LastSeq:     r.LastSeq,
 		UnreadCount: r.UnreadCount,
+
+		RetentionDays:   intPtr(r.RetentionDays),
+		HistoryStartSeq: r.HistoryStartSeq,
 	}
+}
+
+// intPtr returns nil for NULL.
+func intPtr(n sql.NullInt32) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int32)
+	return &v
 }
 
 var errConversationNotFound = notFound("Conversation")

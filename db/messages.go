@@ -158,8 +158,12 @@ func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bo
 	now := s.now()
 	var id, seq int64
 	var createdAt time.Time
-	err = s.createMessage.QueryRowContext(hot(ctx),
-		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
+	if s.OnMessageCreated != nil {
+		id, seq, createdAt, err = s.createMessageHooked(ctx, *m, now)
+	} else {
+		err = s.createMessage.QueryRowContext(hot(ctx),
+			m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, errConversationNotFound
@@ -178,6 +182,27 @@ func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bo
 	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
 	m.EditedAt, m.DeletedAt = nil, nil
 	return true, nil
+}
+
+// createMessageHooked runs createMessageSQL and then s.OnMessageCreated in
+// one transaction. Its errors are createMessageSQL's, for CreateMessage to
+// read, or the hook's.
+func (s *Store) createMessageHooked(ctx context.Context, m model.Message, now time.Time) (id, seq int64, createdAt time.Time, err error) {
+	tx, err := s.db.DB.BeginTx(hot(ctx), nil)
+	if err != nil {
+		return 0, 0, time.Time{}, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	err = tx.StmtContext(hot(ctx), s.createMessage.Stmt).QueryRowContext(hot(ctx),
+		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
+	if err != nil {
+		return 0, 0, time.Time{}, err
+	}
+	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
+	if err := s.OnMessageCreated(ctx, tx, []model.Message{m}); err != nil {
+		return 0, 0, time.Time{}, fmt.Errorf("after create message: %w", err)
+	}
+	return id, seq, createdAt, tx.Commit()
 }
 
 // ListMessages returns a page of f.Limit messages (15 when zero, at most

@@ -36,6 +36,21 @@ type Conversation struct {
 	CreatedAt   time.Time
 	LastSeq     int64 // seq of the newest message; 0 when there is none
 	UnreadCount int64 // messages after the member's read marker, not counting their own or deleted ones
+	// RetentionDays: messages older than this many days are deleted; nil
+	// keeps them forever. Channels only.
+	RetentionDays *int
+	// HistoryStartSeq is the seq history starts at: retention deleted every
+	// message before it. 1 until retention deletes anything.
+	HistoryStartSeq int64
+}
+
+// MaxRetentionDays is the longest retention a channel may set.
+const MaxRetentionDays = 36500
+
+// ChannelRetention is a channel whose messages expire after Days days.
+type ChannelRetention struct {
+	ID   ConversationID
+	Days int
 }
 
 // Channel is a channel as anyone browsing sees it.

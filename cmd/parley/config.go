@@ -70,7 +70,7 @@ func allSettings() []setting {
 	for _, l := range limitSettings {
 		all = append(all, l.setting)
 	}
-	return all
+	return append(all, taskSettings...)
 }
 
 // serveConfig is everything serve needs, parsed and checked.
@@ -91,6 +91,7 @@ type serveConfig struct {
 	RedisPrefix     string
 	PingInterval    time.Duration
 	Limits          limits
+	Tasks           taskConfig
 }
 
 // loadServeConfig parses serve's flags and reads the environment through
@@ -242,6 +243,7 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	}
 
 	cfg.Limits, errs = loadLimits(lookup, errs)
+	cfg.Tasks, errs = loadTaskConfig(lookup, getenv, cfg.Dev, errs)
 
 	if len(errs) > 0 {
 		return cfg, false, fmt.Errorf("bad configuration:\n  %w", joinIndented(errs))
@@ -316,7 +318,8 @@ func (c serveConfig) logAttrs() []any {
 		"redis_prefix", c.RedisPrefix,
 		"ping_interval", c.PingInterval.String(),
 	}
-	return append(attrs, c.Limits.logAttrs()...)
+	attrs = append(attrs, c.Limits.logAttrs()...)
+	return append(attrs, c.Tasks.logAttrs()...)
 }
 
 // redactURL hides the password in a URL such as a Redis URL.
