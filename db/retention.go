@@ -132,4 +132,3 @@ func (s *Store) ExpireMessages(ctx context.Context, conversation model.Conversat
 	}
 	return deleted, startSeq, nil
 }
-

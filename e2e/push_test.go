@@ -565,4 +565,3 @@ func execDB(tb testing.TB, dsn, q string, args ...any) {
 		tb.Fatalf("%s: %v", q, err)
 	}
 }
-
