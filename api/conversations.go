@@ -26,7 +26,7 @@ type conversationResponse struct {
 func toConversationResponse(c model.Conversation) conversationResponse {
 	resp := conversationResponse{
 		ID: c.ID, Kind: c.Kind, CreatedAt: c.CreatedAt.UTC(), LastSeq: c.LastSeq, UnreadCount: c.UnreadCount,
-		RetentionDays: c.RetentionDays, HistoryStartSeq: max(c.HistoryStartSeq, 1),
+		RetentionDays: c.RetentionDays, HistoryStartSeq: c.ExpiredSeq + 1,
 	}
 	if c.Kind == model.KindChannel {
 		resp.Name, resp.Topic = &c.Name, &c.Topic

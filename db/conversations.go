@@ -17,7 +17,7 @@ import (
 // conversationColumns select a conversation as the member m sees it. The
 // unread count walks the (conversation_id, seq) index from the read marker.
 const conversationColumns = `c.id, c.kind, coalesce(c.name, '') AS name, c.topic, c.created_at, c.last_seq,
-	c.retention_days, c.history_start_seq,
+	c.retention_days, c.history_start_seq - 1 AS expired_seq,
 	(SELECT count(*) FROM messages msg
 		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq
 			AND msg.sender_id <> m.user_id AND msg.deleted_at IS NULL) AS unread_count`
@@ -42,7 +42,7 @@ WHERE m.conversation_id = $1 AND m.user_id = $2`
 ), m AS (
 	INSERT INTO members (conversation_id, user_id, joined_at) SELECT c.id, $1, $4 FROM c
 )
-SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.retention_days, c.history_start_seq, 0 AS unread_count FROM c`
+SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.retention_days, c.history_start_seq - 1 AS expired_seq, 0 AS unread_count FROM c`
 
 	// listChannelsSQL: $2 is an escaped LIKE pattern ("%" matches all); $3
 	// the exclusive cursor.
@@ -109,8 +109,8 @@ type conversationRow struct {
 	LastSeq     int64     `db:"last_seq"`
 	UnreadCount int64     `db:"unread_count"`
 	// Retention (migration 0004).
-	RetentionDays   sql.NullInt32 `db:"retention_days"`
-	HistoryStartSeq int64         `db:"history_start_seq"`
+	RetentionDays sql.NullInt32 `db:"retention_days"`
+	ExpiredSeq    int64         `db:"expired_seq"`
 }
 
 func (r conversationRow) toModel() model.Conversation {
@@ -123,8 +123,8 @@ func (r conversationRow) toModel() model.Conversation {
 		LastSeq:     r.LastSeq,
 		UnreadCount: r.UnreadCount,
 
-		RetentionDays:   intPtr(r.RetentionDays),
-		HistoryStartSeq: r.HistoryStartSeq,
+		RetentionDays: intPtr(r.RetentionDays),
+		ExpiredSeq:    r.ExpiredSeq,
 	}
 }
 

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,10 +14,18 @@ import (
 
 const (
 	// setRetentionSQL changes nothing unless $1 is a channel that $2
-	// created, or $2 is an admin.
+	// created and is still a member of, or $2 is an admin.
 	setRetentionSQL = `UPDATE conversations c SET retention_days = $3
 WHERE c.id = $1 AND c.kind = 'channel'
-	AND (c.created_by = $2 OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))`
+	AND ((c.created_by = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2))
+		OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))`
+
+	// selectChannelAsSQL: channel $1 as $2 sees it, if a member or an
+	// admin (who sees nothing unread).
+	selectChannelAsSQL = `SELECT ` + conversationColumns + `
+FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
+WHERE c.id = $1 AND c.kind = 'channel'
+	AND (m.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))`
 
 	// retentionChannelsSQL: channels with a retention, after id $1.
 	retentionChannelsSQL = `SELECT id, retention_days FROM conversations
@@ -57,17 +66,17 @@ func (s *Store) SetChannelRetention(ctx context.Context, actor model.UserID, id 
 	if err != nil {
 		return model.Conversation{}, fmt.Errorf("set channel retention: %w", err)
 	}
-	c, err := s.getConversation(ctx, s.db, actor, id)
-	if err != nil || c.Kind != model.KindChannel {
-		if err == nil || model.ErrorCode(err) == model.ENotFound {
-			return model.Conversation{}, notFound("Channel")
-		}
-		return model.Conversation{}, fmt.Errorf("set channel retention: %w", err)
-	}
-	if n == 0 {
+	var row conversationRow
+	err = sqlx.GetContext(ctx, s.db, &row, selectChannelAsSQL, id, actor)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return model.Conversation{}, notFound("Channel")
+	case err != nil:
+		return model.Conversation{}, fmt.Errorf("set channel retention: %w", translate(err))
+	case n == 0:
 		return model.Conversation{}, &model.Error{Code: model.EForbidden, Message: "Only the channel's creator or an admin may change its retention."}
 	}
-	return c, nil
+	return row.toModel(), nil
 }
 
 // ListRetentionChannels returns up to limit channels with a retention, by

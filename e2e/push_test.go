@@ -31,6 +31,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"parley/db/dbtest"
+	"parley/notify/notifytest"
 	"parley/push"
 )
 
@@ -265,6 +266,9 @@ func decodePush(tb testing.TB, d delivery) pushBody {
 	slices.Sort(keys)
 	if want := []string{"conversation_id", "message_id", "seq", "type"}; !slices.Equal(keys, want) {
 		tb.Fatalf("push payload %s: got fields %v, want %v", d.Payload, keys, want)
+	}
+	if err := notifytest.CheckPush(d.Payload); err != nil {
+		tb.Fatal(err)
 	}
 	var b pushBody
 	_ = json.Unmarshal(d.Payload, &b)

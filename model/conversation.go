@@ -39,9 +39,9 @@ type Conversation struct {
 	// RetentionDays: messages older than this many days are deleted; nil
 	// keeps them forever. Channels only.
 	RetentionDays *int
-	// HistoryStartSeq is the seq history starts at: retention deleted every
-	// message before it. 1 until retention deletes anything.
-	HistoryStartSeq int64
+	// ExpiredSeq: retention deleted every message up to this seq, so
+	// history starts after it. 0 until retention deletes anything.
+	ExpiredSeq int64
 }
 
 // MaxRetentionDays is the longest retention a channel may set.

@@ -152,7 +152,7 @@ func TestLoadServeConfig(t *testing.T) {
 		want := serveConfig{
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
-			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: defaultLimits(),
+			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: defaultLimits(), Tasks: defaultTaskConfig(),
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -179,7 +179,7 @@ func TestLoadServeConfig(t *testing.T) {
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 30,
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
-			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
+			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim, Tasks: defaultTaskConfig(),
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)

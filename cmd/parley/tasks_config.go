@@ -40,11 +40,17 @@ type taskConfig struct {
 	RetentionInterval time.Duration
 }
 
+// defaultTaskConfig is the configuration with no task setting given; the
+// defaults in taskSettings say the same.
+func defaultTaskConfig() taskConfig {
+	return taskConfig{RunTasks: true, Concurrency: 10, MaxAttempts: 10, Push: true, PushCollapse: 2 * time.Second,
+		PushRetryBase: 5 * time.Second, VAPIDSubject: "mailto:parley@localhost", RetentionInterval: time.Hour}
+}
+
 // loadTaskConfig reads the task settings through lookup (the secret
 // through getenv), appending any problem to errs.
 func loadTaskConfig(lookup, getenv func(string) string, dev bool, errs []error) (taskConfig, []error) {
-	c := taskConfig{RunTasks: true, Concurrency: 10, MaxAttempts: 10, Push: true, PushCollapse: 2 * time.Second,
-		PushRetryBase: 5 * time.Second, VAPIDSubject: "mailto:parley@localhost", RetentionInterval: time.Hour}
+	c := defaultTaskConfig()
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
 	}
