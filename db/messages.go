@@ -188,12 +188,14 @@ func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bo
 // one transaction. Its errors are createMessageSQL's, for CreateMessage to
 // read, or the hook's.
 func (s *Store) createMessageHooked(ctx context.Context, m model.Message, now time.Time) (id, seq int64, createdAt time.Time, err error) {
-	tx, err := s.db.DB.BeginTx(hot(ctx), nil)
+	tx, err := s.db.BeginTx(hot(ctx), nil)
 	if err != nil {
 		return 0, 0, time.Time{}, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	err = tx.StmtContext(hot(ctx), s.createMessage.Stmt).QueryRowContext(hot(ctx),
+	stmt := tx.StmtContext(hot(ctx), s.createMessage.Stmt) // the connection's prepared statement
+	defer stmt.Close()
+	err = stmt.QueryRowContext(hot(ctx),
 		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
 	if err != nil {
 		return 0, 0, time.Time{}, err

@@ -60,9 +60,10 @@ type receiver struct {
 	mu  sync.Mutex
 	got []delivery
 	// status, by path, answers each request in turn; past its end, 201.
-	status map[string][]int
-	subs   map[string]*subscription // Web Push, by path
-	vapid  *ecdsa.PublicKey         // the server's VAPID key, to check signatures
+	status   map[string][]int
+	subs     map[string]*subscription // Web Push, by path
+	vapid    *ecdsa.PublicKey         // the server's VAPID key, to check signatures
+	vapidRaw []byte                   // the same, as sent in k=
 }
 
 // subscription is a browser's side of a Web Push subscription.
@@ -77,9 +78,11 @@ func newReceiver(tb testing.TB, vapidPublic string) *receiver {
 	if err != nil {
 		tb.Fatalf("vapid public key: %v", err)
 	}
-	x, y := elliptic.Unmarshal(elliptic.P256(), raw) //nolint:staticcheck // the simplest way to an ecdsa key from bytes
-	r := &receiver{status: map[string][]int{}, subs: map[string]*subscription{},
-		vapid: &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}}
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+	if err != nil {
+		tb.Fatalf("vapid public key: %v", err)
+	}
+	r := &receiver{status: map[string][]int{}, subs: map[string]*subscription{}, vapid: key, vapidRaw: raw}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	tb.Cleanup(r.srv.Close)
 	return r
@@ -114,7 +117,7 @@ func (r *receiver) checkVAPID(req *http.Request) error {
 	if !ok {
 		return fmt.Errorf("authorization %q is not vapid t=…, k=…", h)
 	}
-	if x, y := elliptic.Unmarshal(elliptic.P256(), mustB64(k)); x == nil || x.Cmp(r.vapid.X) != 0 || y.Cmp(r.vapid.Y) != 0 { //nolint:staticcheck // as above
+	if !bytes.Equal(mustB64(k), r.vapidRaw) {
 		return errors.New("k is not the server's VAPID key")
 	}
 	claims := jwt.MapClaims{}
