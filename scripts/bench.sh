@@ -24,7 +24,10 @@
 # with its ratios reported beside the server's), BENCH_AGAINST (another
 # build of parley, say of the commit before a change, started with the same
 # settings and loaded in every round beside BINARY: a paired comparison
-# that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the
+# that the machine's drift hits alike), BENCH_AGAINST_ENV (settings the
+# BENCH_AGAINST side is started with besides, e.g. "PARLEY_PUSH=false" with
+# BENCH_AGAINST=BINARY to weigh a setting in the same rounds),
+# BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
 # settings), GO (default go).
 set -Eeuo pipefail
@@ -123,7 +126,8 @@ if [ "$floor" != 0 ]; then
 	extras+=(floor)
 fi
 if [ -n "${BENCH_AGAINST:-}" ]; then
-	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
+	# shellcheck disable=SC2086 # BENCH_AGAINST_ENV is NAME=VALUE words
+	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url" ${BENCH_AGAINST_ENV:-}
 	side_pid[against]=$SERVE_PID side_url[against]=$SERVE_URL
 	wait_ready "$SERVE_URL" "$SERVE_PID"
 	extras+=(against)
