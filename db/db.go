@@ -75,11 +75,22 @@ type Store struct {
 	// every expiry it checks uses it. Default time.Now. Set it before use.
 	Now func() time.Time
 
+	// PostBatchSize is the most messages CreateMessage stores in one
+	// transaction (DefaultPostBatchSize); PostBatchWait is how long a batch
+	// formed while another was being stored waits for more to fill it
+	// (DefaultPostBatchWait: none, it goes at once). A post that arrives
+	// while none is being stored never waits. Set them before use.
+	PostBatchSize int
+	PostBatchWait time.Duration
+
+	posts postQueue
+
 	// Statements of the hot paths, prepared once per connection.
-	createMessage  *sqlx.Stmt
-	latestMessages *sqlx.Stmt
-	beforeMessages *sqlx.Stmt
-	afterMessages  *sqlx.Stmt
+	createMessageStmt  *sqlx.Stmt
+	createMessagesStmt *sqlx.Stmt
+	latestMessages     *sqlx.Stmt
+	beforeMessages     *sqlx.Stmt
+	afterMessages      *sqlx.Stmt
 }
 
 // Open connects to the PostgreSQL database at dsn (a lib/pq URL or key=value
@@ -106,7 +117,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	conn.SetMaxIdleConns(maxConns)
 	conn.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: conn, Now: time.Now}
+	s := &Store{db: conn, Now: time.Now, PostBatchSize: DefaultPostBatchSize, PostBatchWait: DefaultPostBatchWait}
+	s.posts.full = make(chan struct{}, 1)
+	s.posts.announced = make(chan struct{})
+	close(s.posts.announced)
 	if err := s.open(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -125,7 +139,8 @@ func (s *Store) open(ctx context.Context) error {
 		stmt **sqlx.Stmt
 		sql  string
 	}{
-		{&s.createMessage, createMessageSQL},
+		{&s.createMessageStmt, createMessageSQL},
+		{&s.createMessagesStmt, createMessagesSQL},
 		{&s.latestMessages, latestMessagesSQL},
 		{&s.beforeMessages, beforeMessagesSQL},
 		{&s.afterMessages, afterMessagesSQL},
@@ -141,7 +156,7 @@ func (s *Store) open(ctx context.Context) error {
 
 // Close closes the statements and every connection. It is safe to call once.
 func (s *Store) Close() error {
-	for _, stmt := range []*sqlx.Stmt{s.createMessage, s.latestMessages, s.beforeMessages, s.afterMessages} {
+	for _, stmt := range []*sqlx.Stmt{s.createMessageStmt, s.createMessagesStmt, s.latestMessages, s.beforeMessages, s.afterMessages} {
 		if stmt != nil {
 			_ = stmt.Close()
 		}
