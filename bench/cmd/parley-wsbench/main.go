@@ -75,7 +75,7 @@ type options struct {
 	redisURL         string
 	debugURL         string
 	cpuProfile       string
-	cpuSeconds       time.Duration
+	cpuDuration      time.Duration
 	memProfile       string
 	goroutineProfile string
 }
@@ -103,7 +103,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis", "", "Redis URL the instances share; with it, fanout's members join by a resync rather than online (see fanout)")
 	fs.StringVar(&o.debugURL, "debug-url", "", "the first instance's debug listener (its PARLEY_DEBUG_ADDR), e.g. http://127.0.0.1:6060, to fetch profiles from")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "with -debug-url: write a CPU profile of the first instance over the run's first -cpuprofile-seconds here")
-	fs.DurationVar(&o.cpuSeconds, "cpuprofile-seconds", 30*time.Second, "with -cpuprofile: how long the CPU profile covers")
+	fs.DurationVar(&o.cpuDuration, "cpuprofile-seconds", 30*time.Second, "with -cpuprofile: how long the CPU profile covers")
 	fs.StringVar(&o.memProfile, "memprofile", "", "with -debug-url: write the first instance's heap profile here while the memory scenario's connections are open")
 	fs.StringVar(&o.goroutineProfile, "goroutineprofile", "", "with -debug-url: write the first instance's goroutine profile here while the memory scenario's connections are open")
 	if err := fs.Parse(args); err != nil {
@@ -124,7 +124,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-urls is required")
 	case o.debugURL == "" && (o.cpuProfile != "" || o.memProfile != "" || o.goroutineProfile != ""):
 		return o, errors.New("profiles need -debug-url: they come from the first instance's debug listener")
-	case o.cpuSeconds < time.Second:
+	case o.cpuDuration < time.Second:
 		return o, errors.New("-cpuprofile-seconds must be at least 1s")
 	}
 	for _, s := range strings.Split(*scen, ",") {

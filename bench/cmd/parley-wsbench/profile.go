@@ -22,7 +22,7 @@ func (b *bench) startCPUProfile(ctx context.Context) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		path := fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(b.o.cpuSeconds.Seconds()))
+		path := fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(b.o.cpuDuration.Seconds()))
 		if err := fetchProfile(ctx, b.o.debugURL+path, b.o.cpuProfile); err != nil {
 			b.logf("CPU profile: %v", err)
 		}
