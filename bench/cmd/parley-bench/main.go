@@ -4,15 +4,18 @@
 // the same SQL.
 //
 // Setup registers users u000…u031 and has user i create channel c000…c031,
-// so channel i's only member is user i; the ids must be contiguous, because
+// so channel i's first member is user i; the ids must be contiguous, because
 // pgbench maps its client i to conversation conv_base+i and user
-// user_base+i. Each channel is then seeded with -seed messages.
+// user_base+i. Every user also joins c000. Each channel is then seeded with
+// -seed messages.
 //
-// Two phases follow, each a closed loop of -clients concurrent clients that
-// runs for -warmup (not measured) and then -duration:
+// The phases, each a closed loop of concurrent clients that runs for
+// -warmup (not measured) and then -duration:
 //
-//	post     client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
-//	history  client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
+//	post         client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
+//	post-one     the same, but every client posts to c000: one busy channel
+//	post-single  client 0 alone posts to its channel: the latency of a quiet server
+//	history      client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
 //
 // Each client keeps one keep-alive connection and speaks HTTP/1.1 on it
 // with prebuilt requests (see loadConn), so that the load generator takes
@@ -101,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
 	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
-	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order; empty for the setup alone (with -state, to keep it for later runs)")
+	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order (post, post-one, post-single, history); empty for the setup alone (with -state, to keep it for later runs)")
 	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
 	fs.StringVar(&cfg.state, "state", "", "file that keeps the setup (users, tokens, channels) for later runs against the same server")
@@ -128,8 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	phases := strings.FieldsFunc(cfg.phases, func(r rune) bool { return r == ',' })
 	for _, name := range phases {
-		if name != "post" && name != "history" {
-			return fmt.Errorf("-phases: no phase %q (post, history)", name)
+		if !slices.Contains([]string{"post", "post-one", "post-single", "history"}, name) {
+			return fmt.Errorf("-phases: no phase %q (post, post-one, post-single, history)", name)
 		}
 	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
@@ -158,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	api.http.CloseIdleConnections()
 	for _, u := range users {
-		if u.conn, err = newLoadConn(cfg.baseURL, u); err != nil {
+		if u.conn, err = newLoadConn(cfg.baseURL, u, users[0]); err != nil {
 			return err
 		}
 		defer u.conn.close()
@@ -167,10 +170,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Each run's client_msg_ids are its own, so a later run with the same
 	// -state posts new messages rather than retries.
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	post := func(shared bool) func(ctx context.Context, u *benchUser, k int) error {
+		return func(ctx context.Context, u *benchUser, k int) error {
+			return u.conn.postMessage(ctx, shared, cfg.body, "b"+runID+"-"+strconv.Itoa(k))
+		}
+	}
 	ops := map[string]func(ctx context.Context, u *benchUser, k int) error{
-		"post": func(ctx context.Context, u *benchUser, k int) error {
-			return u.conn.postMessage(ctx, cfg.body, "b"+runID+"-"+strconv.Itoa(k))
-		},
+		"post":        post(false),
+		"post-one":    post(true),
+		"post-single": post(false),
 		"history": func(ctx context.Context, u *benchUser, _ int) error {
 			return u.conn.latestHistory(ctx)
 		},
@@ -178,8 +186,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var results []result
 	for _, name := range phases {
 		op := ops[name]
-		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(users), cfg.warmup, cfg.duration)
-		r := runPhase(ctx, name, users, cfg.warmup, cfg.duration, cfg.procs, op)
+		active := users
+		if name == "post-single" {
+			active = users[:1]
+		}
+		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(active), cfg.warmup, cfg.duration)
+		r := runPhase(ctx, name, active, cfg.warmup, cfg.duration, cfg.procs, op)
 		results = append(results, r)
 		if r.firstErr != nil {
 			printResults(stdout, results)
