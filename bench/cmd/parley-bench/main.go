@@ -1,5 +1,5 @@
 // Command parley-bench loads a running Parley server through its public API
-// and reports throughput and latency. scripts/bench.sh (make bench) runs it
+// and reports throughput and latency. bench/bench.sh (make bench) runs it
 // against a fresh database and compares the figures with pgbench replaying
 // the same SQL.
 //
@@ -35,22 +35,19 @@
 //
 // With -state FILE, the first run does the setup and saves the users, their
 // tokens and channels to FILE; later runs with the same FILE skip setup and
-// load the same server again. scripts/bench.sh runs the phases this way in
+// load the same server again. bench/bench.sh runs the phases this way in
 // rounds, alternating with pgbench, so that whatever else slows the machine
 // meanwhile slows both sides alike.
 //
-// To see where the server spends its CPU, -serve-dsn runs Parley's handler
-// inside this process against that (fresh) database instead of loading -url,
-// and -cpuprofile writes a CPU profile of the whole process; the load
-// generator's own samples carry the label bench=client:
+// To see where the server spends its CPU, run it with its private debug
+// listener (PARLEY_DEBUG_ADDR=127.0.0.1:6060) and take a profile of the real
+// binary while this loads it:
 //
-//	parley-bench -serve-dsn 'postgres://…/parley?sslmode=disable' -cpuprofile cpu.out
-//	go tool pprof -tagignore bench=client -top cpu.out
+//	go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=20'
 //
 // Usage:
 //
 //	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50] [-state FILE]
-//	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [-memprofile FILE] [flags]
 package main
 
 import (
@@ -64,7 +61,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +68,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"parley/bench/inprocess"
 	"parley/bench/procstat"
 )
 
@@ -97,11 +92,7 @@ type config struct {
 	password string
 	state    string
 
-	procs      []procstat.Proc
-	serveDSN   string
-	serveLog   string
-	cpuProfile string
-	memProfile string
+	procs []procstat.Proc
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -122,10 +113,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.procs, err = procstat.Parse(s, "cpu", "client")
 		return err
 	})
-	fs.StringVar(&cfg.serveDSN, "serve-dsn", "", "serve Parley in this process on this fresh database instead of loading -url")
-	fs.StringVar(&cfg.serveLog, "serve-log", os.DevNull, "where the in-process server writes its log (with -serve-dsn)")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, in-process server included, to this file")
-	fs.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile of this process, in-process server included, to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -133,8 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case (cfg.baseURL == "") == (cfg.serveDSN == ""):
-		return errors.New("give either -url or -serve-dsn")
+	case cfg.baseURL == "":
+		return errors.New("-url is required")
 	case cfg.clients < 1 || cfg.clients > 1000:
 		return errors.New("-clients must be 1-1000")
 	case cfg.duration <= 0 || cfg.warmup < 0:
@@ -148,41 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-phases: no phase %q (post, post-one, post-single, history)", name)
 		}
 	}
-	if cfg.serveDSN != "" {
-		// For -cpuprofile: a profile of this process then shows what the
-		// server spends its CPU on. Load-generator goroutines carry the pprof
-		// label bench=client, so `go tool pprof -tagignore bench=client`
-		// shows the server alone.
-		srv, err := inprocess.Start(ctx, cfg.serveDSN, cfg.serveLog)
-		if err != nil {
-			return fmt.Errorf("in-process server: %w", err)
-		}
-		defer func() {
-			if err := srv.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "parley-bench: in-process server: %v\n", err)
-			}
-		}()
-		cfg.baseURL = srv.URL
-	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if cfg.memProfile != "" {
-		defer func() {
-			if err := writeHeapProfile(cfg.memProfile); err != nil {
-				fmt.Fprintf(stderr, "parley-bench: -memprofile: %v\n", err)
-			}
-		}()
-	}
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
 	setupStart := time.Now()
@@ -191,9 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !loaded {
-		// Labelled too: the transport's goroutines for the connections that
-		// setup opens inherit the label.
-		pprof.Do(ctx, clientLabels, func(ctx context.Context) { users, err = setup(ctx, api, cfg) })
+		users, err = setup(ctx, api, cfg)
 		if err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
@@ -288,20 +239,6 @@ func printResults(w io.Writer, results []result) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// writeHeapProfile writes the heap profile, whose alloc_space and
-// alloc_objects samples count every allocation since the start, to path.
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

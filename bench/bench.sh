@@ -4,7 +4,7 @@
 # It starts a private PostgreSQL with the default durability settings (fsync
 # and synchronous_commit on, unlike make test), creates a fresh database,
 # runs "BINARY serve" on a free loopback port with the rate limits raised
-# out of the way, and loads it with cmd/parley-bench: 32 clients post
+# out of the way, and loads it with bench/cmd/parley-bench: 32 clients post
 # messages, each to its own channel, and read the latest history page.
 # pgbench, at the same concurrency, replays the SQL of one POST
 # (bench/pgbench/post.sql), the history SELECT (history.sql) and, for
@@ -20,7 +20,7 @@
 # each phase is measured in each round, default 3), BENCH_WARMUP (seconds of
 # unmeasured load before each, default 1), BENCH_REDIS (0, the default: the
 # server runs alone; 1: it uses a Redis via REDIS_URL, as one of several
-# instances), BENCH_FLOOR (1: also load cmd/parley-floor in every round,
+# instances), BENCH_FLOOR (1: also load bench/cmd/parley-floor in every round,
 # with its ratios reported beside the server's), BENCH_AGAINST (another
 # build of parley, say of the commit before a change, started with the same
 # settings and loaded in every round beside BINARY: a paired comparison
@@ -33,9 +33,9 @@
 # cloud disk would make it, with commit_delay=1000 and commit_siblings=0;
 # synchronous_commit stays on), GO (default go).
 set -Eeuo pipefail
-. "$(dirname "$0")/services.sh"
+. "$(dirname "$0")/../scripts/services.sh"
 
-[ $# -eq 1 ] || die "usage: scripts/bench.sh BINARY"
+[ $# -eq 1 ] || die "usage: bench/bench.sh BINARY"
 bin=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$bin" ] || die "$bin is not an executable; run make build"
@@ -49,9 +49,9 @@ post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
-"${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
+"${GO:-go}" build -o "$root/bin/parley-bench" "$root/bench/cmd/parley-bench"
 floor=${BENCH_FLOOR:-0}
-[ "$floor" = 0 ] || "${GO:-go}" build -o "$root/bin/parley-floor" "$root/cmd/parley-floor"
+[ "$floor" = 0 ] || "${GO:-go}" build -o "$root/bin/parley-floor" "$root/bench/cmd/parley-floor"
 
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$dir"
@@ -122,7 +122,7 @@ serve_start "$bin" "$dir/server.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$sec
 server_pid=$SERVE_PID url=$SERVE_URL
 wait_ready "$url" "$server_pid"
 
-# BENCH_FLOOR=1 also loads cmd/parley-floor, the least server that answers
+# BENCH_FLOOR=1 also loads bench/cmd/parley-floor, the least server that answers
 # the same two requests on the same stack and store (net/http, the token
 # check, db.Store, encoding/json: no router, middleware, log, limits,
 # validation or events), on the same database and secret. What it adds
