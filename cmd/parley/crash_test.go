@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 
