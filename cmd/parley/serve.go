@@ -164,7 +164,7 @@ func (c serveConfig) apiConfig() api.Config {
 		HistoryLimit:   c.HistoryLimit,
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
-		Limits:         c.Limits.api(),
+		Limits:         c.Limits,
 	}
 }
 
