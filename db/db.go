@@ -76,10 +76,11 @@ type Store struct {
 	Now func() time.Time
 
 	// PostBatchSize is the most messages CreateMessage stores in one
-	// transaction (DefaultPostBatchSize); PostBatchWait is how long a batch
-	// formed while another was being stored waits for more to fill it
-	// (DefaultPostBatchWait: none, it goes at once). A post that arrives
-	// while none is being stored never waits. Set them before use.
+	// transaction (DefaultPostBatchSize, 64). PostBatchWait is the longest
+	// a batch formed while another was being stored waits to grow to the
+	// size of the one before (DefaultPostBatchWait, 500µs; 0 for never). A
+	// post that arrives while none is being stored, or after a batch of one,
+	// never waits. Set them before use.
 	PostBatchSize int
 	PostBatchWait time.Duration
 

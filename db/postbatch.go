@@ -75,7 +75,7 @@ SELECT ord, false, id, seq, body, created_at, edited_at, deleted_at FROM known`
 // Defaults of Store.PostBatchSize and Store.PostBatchWait.
 const (
 	DefaultPostBatchSize = 64
-	DefaultPostBatchWait = 0
+	DefaultPostBatchWait = 500 * time.Microsecond
 )
 
 // post is one queued CreateMessage call.
@@ -92,7 +92,9 @@ type postQueue struct {
 	mu      sync.Mutex
 	waiting []*post
 	busy    bool          // a leader is storing a batch, or about to
-	full    chan struct{} // signaled when waiting reaches the batch size
+	last    int           // the size of the batch taken last
+	target  int           // the size a batch waits for; 0 when none waits
+	full    chan struct{} // signaled when waiting reaches target
 	// announced is closed once the last batch taken has announced its
 	// messages; the next batch announces after it.
 	announced chan struct{}
@@ -106,7 +108,7 @@ func (s *Store) postMessage(p *post) {
 	q := &s.posts
 	q.mu.Lock()
 	q.waiting = append(q.waiting, p)
-	if len(q.waiting) == s.postBatchSize() {
+	if len(q.waiting) == q.target {
 		select {
 		case q.full <- struct{}{}:
 		default:
@@ -131,10 +133,11 @@ func (s *Store) postBatchSize() int {
 func (s *Store) lead(idle bool) {
 	q := &s.posts
 	if !idle && s.PostBatchWait > 0 {
-		s.awaitFull()
+		s.awaitFill()
 	}
 	q.mu.Lock()
 	n := min(len(q.waiting), s.postBatchSize())
+	q.last, q.target = n, 0
 	batch := make([]*post, n)
 	copy(batch, q.waiting)
 	rest := copy(q.waiting, q.waiting[n:])
@@ -165,15 +168,24 @@ func (s *Store) lead(idle bool) {
 	close(announced)
 }
 
-// awaitFull waits until a full batch is queued or PostBatchWait passes.
-func (s *Store) awaitFull() {
+// awaitFill waits, for at most PostBatchWait, until as many posts are
+// queued as the batch before took (at most PostBatchSize): under a steady
+// load the posters of that batch are about to post again. After a batch of
+// one nothing waits, so a moderate load gets no added latency.
+func (s *Store) awaitFill() {
 	q := &s.posts
 	q.mu.Lock()
-	full := len(q.waiting) >= s.postBatchSize()
-	q.mu.Unlock()
-	if full {
+	target := min(q.last, s.postBatchSize())
+	if len(q.waiting) >= target {
+		q.mu.Unlock()
 		return
 	}
+	q.target = target
+	select {
+	case <-q.full: // a signal for a wait that timed out
+	default:
+	}
+	q.mu.Unlock()
 	t := time.NewTimer(s.PostBatchWait)
 	defer t.Stop()
 	select {

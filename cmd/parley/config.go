@@ -20,6 +20,7 @@ import (
 
 	"parley/api"
 	"parley/auth"
+	"parley/db"
 	"parley/model"
 )
 
@@ -69,6 +70,8 @@ func (c *serveConfig) settings() []setting {
 		{env: "REDIS_URL", shown: "(none: one instance)", help: "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side", value: (*redisURL)(&c.RedisURL)},
 		{env: "PARLEY_REDIS_PREFIX", flag: "redis-prefix", def: "parley:", help: "prefix of every Redis key and channel, so deployments can share one Redis", value: (*text)(&c.RedisPrefix)},
 		{env: "PARLEY_PING_INTERVAL", flag: "ping-interval", def: "25s", help: "how often live connections are pinged; one that does not answer is closed", value: &duration{&c.PingInterval, time.Second, "%q is not a duration of at least 1s"}},
+		{env: "PARLEY_POST_BATCH_SIZE", flag: "post-batch-size", def: strconv.Itoa(db.DefaultPostBatchSize), help: "most messages stored in one transaction when posts arrive together, 1-1000", value: &whole{&c.PostBatchSize, 1, 1000}},
+		{env: "PARLEY_POST_BATCH_WAIT", flag: "post-batch-wait", def: db.DefaultPostBatchWait.String(), help: "under load, the longest a batch of posts waits to grow before it is stored (0 for never); a post to a quiet server never waits", value: &duration{&c.PostBatchWait, 0, "%q is not a duration such as 500us (0 for never)"}},
 		{env: "PARLEY_DEBUG_ADDR", flag: "debug-addr", shown: "(off)", help: "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060", value: (*loopback)(&c.DebugAddr)},
 		// A rate N/PERIOD allows bursts of N and N per PERIOD sustained.
 		{env: "PARLEY_RATE_AUTH_IP", flag: "rate-auth-ip", def: api.DefaultLimits.AuthPerIP.String(), help: "logins, and separately registrations, from one client IP (N/PERIOD)", value: &l.AuthPerIP},
@@ -119,6 +122,8 @@ type serveConfig struct {
 	RedisURL        string
 	RedisPrefix     string
 	PingInterval    time.Duration
+	PostBatchSize   int
+	PostBatchWait   time.Duration
 	DebugAddr       string // empty: no debug listener
 	Limits          api.Limits
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"parley/api"
+	"parley/db"
 	"parley/internal/dbtest"
 )
 
@@ -161,6 +162,8 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"DrainDelay", []string{"serve"}, map[string]string{"PARLEY_DRAIN_DELAY": "-1s"}, "PARLEY_DRAIN_DELAY"},
 		{"LogLevel", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"PingInterval", []string{"serve", "--ping-interval", "500ms"}, nil, "PARLEY_PING_INTERVAL"},
+		{"PostBatchSize", []string{"serve"}, map[string]string{"PARLEY_POST_BATCH_SIZE": "0"}, "PARLEY_POST_BATCH_SIZE"},
+		{"PostBatchWaitNegative", []string{"serve", "--post-batch-wait", "-1ms"}, nil, "PARLEY_POST_BATCH_WAIT"},
 		{"RedisURLRedacted", []string{"serve"}, map[string]string{"REDIS_URL": "http://u:hunter2@cache:6379"}, `REDIS_URL: "http://u:xxxxx@cache:6379" is not a Redis URL`},
 		{"Rate", []string{"serve", "--rate-post", "10"}, nil, "PARLEY_RATE_POST"},
 		{"DebugAddrAnyInterface", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": ":6060"}, "PARLEY_DEBUG_ADDR: \":6060\" must be a loopback address"},
@@ -202,6 +205,7 @@ func TestLoadServeConfig(t *testing.T) {
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
 			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -229,6 +233,7 @@ func TestLoadServeConfig(t *testing.T) {
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
 			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
