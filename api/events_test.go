@@ -217,11 +217,11 @@ type seamStore struct {
 	hub atomic.Pointer[notify.Hub]
 
 	mu     sync.Mutex
-	armed  *model.Message // posted on the next ListMessagesAfterID
+	armed  *model.Message // posted on the next ListChangesSince
 	posted chan model.Message
 }
 
-func (s *seamStore) ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error) {
+func (s *seamStore) ListChangesSince(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Event, bool, error) {
 	s.mu.Lock()
 	m := s.armed
 	s.armed = nil
@@ -230,10 +230,10 @@ func (s *seamStore) ListMessagesAfterID(ctx context.Context, actor model.UserID,
 		if _, err := s.db.CreateMessage(ctx, m); err != nil {
 			return nil, false, err
 		}
-		s.hub.Load().Publish(ctx, model.MessageCreated(m.ConversationID, m.ID, m.Seq))
+		s.hub.Load().Publish(ctx, model.MessageCreated(m.ConversationID, m.ID, m.Seq, m.EventSeq))
 		s.posted <- *m
 	}
-	return s.Store.ListMessagesAfterID(ctx, actor, after, limit)
+	return s.Store.ListChangesSince(ctx, actor, after, limit)
 }
 
 func TestEvents_ResumeSeam(t *testing.T) {
