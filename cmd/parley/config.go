@@ -49,6 +49,7 @@ var settings = []setting{
 	{"REDIS_URL", "", "(none: one instance)", "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side"},
 	{"PARLEY_REDIS_PREFIX", "redis-prefix", "parley:", "prefix of every Redis key and channel, so deployments can share one Redis"},
 	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
+	{"PARLEY_DEBUG_ADDR", "debug-addr", "(off)", "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060"},
 }
 
 // printSettings writes the settings table for the help text.
@@ -90,6 +91,7 @@ type serveConfig struct {
 	RedisURL        string
 	RedisPrefix     string
 	PingInterval    time.Duration
+	DebugAddr       string // empty: no debug listener
 	Limits          limits
 }
 
@@ -241,6 +243,13 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 		cfg.PingInterval = d
 	}
 
+	if v := lookup("PARLEY_DEBUG_ADDR"); v != "" {
+		if err := checkLoopback(v); err != nil {
+			bad("PARLEY_DEBUG_ADDR", "%q %v", v, err)
+		}
+		cfg.DebugAddr = v
+	}
+
 	cfg.Limits, errs = loadLimits(lookup, errs)
 
 	if len(errs) > 0 {
@@ -315,6 +324,7 @@ func (c serveConfig) logAttrs() []any {
 		"redis_url", redactURL(c.RedisURL),
 		"redis_prefix", c.RedisPrefix,
 		"ping_interval", c.PingInterval.String(),
+		"debug_addr", c.DebugAddr,
 	}
 	return append(attrs, c.Limits.logAttrs()...)
 }
