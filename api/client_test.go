@@ -349,10 +349,10 @@ type (
 		User         userJSON `json:"user"`
 	}
 	conversationJSON struct {
-		ID          int64     `json:"id"`
-		Kind        string    `json:"kind"`
-		Name        *string   `json:"name"`
-		Topic       *string   `json:"topic"`
+		ID            int64      `json:"id"`
+		Kind          string     `json:"kind"`
+		Name          *string    `json:"name"`
+		Topic         *string    `json:"topic"`
 		CreatedAt     time.Time  `json:"created_at"`
 		LastSeq       int64      `json:"last_seq"`
 		LastEventSeq  int64      `json:"last_event_seq"`

@@ -11,10 +11,10 @@ import (
 )
 
 type conversationResponse struct {
-	ID          model.ConversationID `json:"id"`
-	Kind        model.Kind           `json:"kind"`
-	Name        *string              `json:"name"`  // null for direct conversations
-	Topic       *string              `json:"topic"` // null for direct conversations
+	ID            model.ConversationID `json:"id"`
+	Kind          model.Kind           `json:"kind"`
+	Name          *string              `json:"name"`  // null for direct conversations
+	Topic         *string              `json:"topic"` // null for direct conversations
 	CreatedAt     time.Time            `json:"created_at"`
 	LastSeq       int64                `json:"last_seq"`
 	LastEventSeq  int64                `json:"last_event_seq"`

@@ -40,9 +40,9 @@ func TestStore_ListChanges(t *testing.T) {
 	alice, bob, eve := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "eve")
 	ch := mustChannel(t, s, "general", alice.ID, bob.ID)
 
-	m1 := mustPost(t, s, ch.ID, alice.ID, "one")   // 1
-	m2 := mustPost(t, s, ch.ID, bob.ID, "two")     // 2
-	m3 := mustPost(t, s, ch.ID, alice.ID, "three") // 3
+	m1 := mustPost(t, s, ch.ID, alice.ID, "one")                             // 1
+	m2 := mustPost(t, s, ch.ID, bob.ID, "two")                               // 2
+	m3 := mustPost(t, s, ch.ID, alice.ID, "three")                           // 3
 	if _, err := s.UpdateMessage(ctx, alice.ID, m1.ID, "one!"); err != nil { // 4
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestStore_EventSeqGapless(t *testing.T) {
 
 	var (
 		mu     sync.Mutex
-		taken  = map[int64]string{}                // event_seq → what took it
+		taken  = map[int64]string{}                 // event_seq → what took it
 		latest = map[model.MessageID]model.Change{} // each message's last change seen by its writer
 	)
 	record := func(m model.Message, what string) {

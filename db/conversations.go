@@ -44,7 +44,7 @@ WHERE m.conversation_id = $1 AND m.user_id = $2`
 	RETURNING id, kind, name, topic, created_at, last_seq, last_event_seq, last_message_at
 ), m AS (
 	INSERT INTO members (conversation_id, user_id, joined_at, joined_change_id)
-	SELECT c.id, $1, $4, (SELECT last_value FROM messages_id_seq) FROM c
+	SELECT c.id, $1, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq) FROM c
 )
 SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.last_event_seq, c.last_message_at,
 	0 AS last_read_seq, 0 AS unread_count FROM c`
@@ -62,7 +62,7 @@ LIMIT $4`
 	// joinChannelSQL starts the new member's read marker at the channel's
 	// newest message: what was said before they joined is not unread.
 	joinChannelSQL = `INSERT INTO members (conversation_id, user_id, joined_at, last_read_seq, joined_change_id)
-SELECT c.id, $2, $3, c.last_seq, (SELECT last_value FROM messages_id_seq) FROM conversations c WHERE c.id = $1 AND c.kind = 'channel'
+SELECT c.id, $2, $3, c.last_seq, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq) FROM conversations c WHERE c.id = $1 AND c.kind = 'channel'
 ON CONFLICT (conversation_id, user_id) DO NOTHING`
 
 	leaveChannelSQL = `DELETE FROM members m USING conversations c
@@ -81,7 +81,7 @@ RETURNING id`
 	// insertDirectMembersSQL adds both users; with one user (a note to
 	// self) the second row is a no-op.
 	insertDirectMembersSQL = `INSERT INTO members (conversation_id, user_id, joined_at, joined_change_id)
-VALUES ($1, $2, $4, (SELECT last_value FROM messages_id_seq)), ($1, $3, $4, (SELECT last_value FROM messages_id_seq))
+VALUES ($1, $2, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)), ($1, $3, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq))
 ON CONFLICT (conversation_id, user_id) DO NOTHING`
 
 	// listMembersSQL returns no rows unless $2 is a member, which the
@@ -93,7 +93,7 @@ WHERE m.conversation_id = $1
 ORDER BY lower(u.username)`
 
 	// markReadSQL does not write when the marker would not move.
-	markReadSQL = `UPDATE members m SET last_read_seq = $3, read_change_id = (SELECT last_value FROM messages_id_seq)
+	markReadSQL = `UPDATE members m SET last_read_seq = $3, read_change_id = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)
 FROM conversations c
 WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
 	AND m.last_read_seq < $3 AND $3 <= c.last_seq`

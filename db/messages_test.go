@@ -644,12 +644,3 @@ func TestStore_DeleteMessage(t *testing.T) {
 		t.Errorf("after refused deletes: got %+v, want it intact", got)
 	}
 }
-
-// ids returns the id of each message.
-func ids(ms []model.Message) []model.MessageID {
-	out := []model.MessageID{}
-	for _, m := range ms {
-		out = append(out, m.ID)
-	}
-	return out
-}
