@@ -81,7 +81,10 @@ func handleRegister(cfg Config, store Store, limiter Limiter) handlerFunc {
 		if err := limitAuth(w, r, cfg, limiter, "register", req.Username); err != nil {
 			return err
 		}
-		hash, err := auth.HashPassword(req.Password)
+		var hash string
+		if err := cfg.hashes.do(r.Context(), w, func() { hash, err = auth.HashPassword(req.Password) }); err != nil {
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -123,13 +126,18 @@ func handleLogin(cfg Config, store Store, limiter Limiter) handlerFunc {
 		}
 		user, hash, err := store.GetUserCredentials(r.Context(), req.Username)
 		if model.ErrorCode(err) == model.ENotFound {
-			auth.DummyVerify(req.Password)
+			if err := cfg.hashes.do(r.Context(), w, func() { auth.DummyVerify(req.Password) }); err != nil {
+				return err
+			}
 			return errBadLogin
 		}
 		if err != nil {
 			return fmt.Errorf("get user credentials: %w", err)
 		}
-		ok, err := auth.VerifyPassword(hash, req.Password)
+		var ok bool
+		if err := cfg.hashes.do(r.Context(), w, func() { ok, err = auth.VerifyPassword(hash, req.Password) }); err != nil {
+			return err
+		}
 		if err != nil {
 			return err
 		}

@@ -137,6 +137,15 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// noStore keeps responses that carry credentials (tokens, tickets) out of
+// every cache, the browser's included.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // cors lets browsers on the allowed origins call the API. Credentials are
 // bearer tokens, never cookies, so credentialed CORS is not enabled.
 func cors(allowed []string) func(http.Handler) http.Handler {

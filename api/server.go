@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -42,6 +43,12 @@ type Config struct {
 	// no event is due, so proxies and clients see the stream is alive.
 	// Default 15 s.
 	EventsHeartbeat time.Duration
+	// HashConcurrency is how many password hashes (registrations and
+	// logins) may run at once. Default runtime.GOMAXPROCS(0): one per CPU.
+	HashConcurrency int
+	// HashWait is how long a registration or login waits for a hashing
+	// slot before it is turned away with 503 and Retry-After. Default 1 s.
+	HashWait time.Duration
 	// Draining reports that the server is shutting down; /readyz then
 	// answers 503 so load balancers send new clients elsewhere while the
 	// requests in flight finish. Default: never draining.
@@ -49,6 +56,8 @@ type Config struct {
 
 	// verifier checks access tokens with JWTSecret; set by withDefaults.
 	verifier *auth.Verifier
+	// hashes bounds the password hashes in flight; set by withDefaults.
+	hashes *hashGate
 }
 
 // defaultHistoryLimit is the size of a history page when neither the request
@@ -68,6 +77,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Draining == nil {
 		c.Draining = func() bool { return false }
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.HashWait <= 0 {
+		c.HashWait = time.Second
+	}
+	if c.hashes == nil {
+		c.hashes = newHashGate(c.HashConcurrency, c.HashWait)
 	}
 	c.Limits = c.Limits.withDefaults()
 	if c.verifier == nil {
