@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/auth"
+	"parley/db"
 	"parley/model"
 )
 
@@ -49,6 +50,8 @@ var settings = []setting{
 	{"REDIS_URL", "", "(none: one instance)", "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side"},
 	{"PARLEY_REDIS_PREFIX", "redis-prefix", "parley:", "prefix of every Redis key and channel, so deployments can share one Redis"},
 	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
+	{"PARLEY_REFRESH_GRACE", "refresh-grace", "30s", "a used refresh token presented again this soon, before its replacement is used, still gets tokens (a lost response); 0 for none"},
+	{"PARLEY_LOGIN_LIFETIME", "login-lifetime", "2160h", "how long a login lives from the moment it starts (90 days), however often it is refreshed"},
 }
 
 // printSettings writes the settings table for the help text.
@@ -90,6 +93,8 @@ type serveConfig struct {
 	RedisURL        string
 	RedisPrefix     string
 	PingInterval    time.Duration
+	RefreshGrace    time.Duration
+	LoginLifetime   time.Duration
 	Limits          limits
 }
 
@@ -241,6 +246,24 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 		cfg.PingInterval = d
 	}
 
+	cfg.RefreshGrace = db.DefaultRefreshGrace
+	if v := lookup("PARLEY_REFRESH_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 10*time.Minute {
+			bad("PARLEY_REFRESH_GRACE", "%q is not a duration from 0 to 10m, such as 30s", v)
+		}
+		cfg.RefreshGrace = d
+	}
+
+	cfg.LoginLifetime = db.DefaultLoginLifetime
+	if v := lookup("PARLEY_LOGIN_LIFETIME"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Hour {
+			bad("PARLEY_LOGIN_LIFETIME", "%q is not a duration of at least 1h, such as 2160h (90 days)", v)
+		}
+		cfg.LoginLifetime = d
+	}
+
 	cfg.Limits, errs = loadLimits(lookup, errs)
 
 	if len(errs) > 0 {
@@ -315,6 +338,8 @@ func (c serveConfig) logAttrs() []any {
 		"redis_url", redactURL(c.RedisURL),
 		"redis_prefix", c.RedisPrefix,
 		"ping_interval", c.PingInterval.String(),
+		"refresh_grace", c.RefreshGrace.String(),
+		"login_lifetime", c.LoginLifetime.String(),
 	}
 	return append(attrs, c.Limits.logAttrs()...)
 }
