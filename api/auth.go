@@ -47,7 +47,7 @@ func startSession(ctx context.Context, cfg Config, store Store, user model.User)
 // limitAuth charges an attempt to register or log in (action) both to the
 // client's IP and to the username it names.
 func limitAuth(w http.ResponseWriter, r *http.Request, cfg Config, limiter Limiter, action, username string) error {
-	if err := limit(r.Context(), w, limiter, action+":ip:"+clientIP(r, cfg.TrustProxy), cfg.Limits.AuthPerIP); err != nil {
+	if err := limit(r.Context(), w, limiter, action+":ip:"+clientIP(r, cfg), cfg.Limits.AuthPerIP); err != nil {
 		return err
 	}
 	return limit(r.Context(), w, limiter, action+":user:"+strings.ToLower(username), cfg.Limits.AuthPerUsername)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -70,5 +71,46 @@ func TestCredentialsNotCached(t *testing.T) {
 		if got := r.Header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("%s: got Cache-Control %q, want no-store", name, got)
 		}
+	}
+}
+
+// TestAuthRateLimits_ClientKeying checks, through the whole server, that the
+// per-IP limit counts an IPv6 client by its /64 and an IPv4-mapped address
+// as its IPv4 address, behind a trusted proxy.
+func TestAuthRateLimits_ClientKeying(t *testing.T) {
+	t.Parallel()
+	login := func(c *client, forwardedFor string) *response {
+		return c.do(request{method: http.MethodPost, path: "/api/v1/auth/login",
+			body:   map[string]string{"username": "nobody", "password": "wrong password"},
+			header: map[string]string{"X-Forwarded-For": forwardedFor}})
+	}
+	s := newServer(t, func(cfg *api.Config) {
+		cfg.Limits.AuthPerIP = api.Rate{N: 2, Per: time.Hour}
+		cfg.Limits.AuthPerUsername = api.Rate{N: 1000, Per: time.Hour}
+		cfg.TrustProxy = true
+	})
+	c := s.client(t)
+	login(c, "2001:db8:1:2::1").want(http.StatusUnauthorized)
+	login(c, "2001:db8:1:2:ffff::9").want(http.StatusUnauthorized) // same /64
+	login(c, "2001:db8:1:2:abcd::1").wantError(http.StatusTooManyRequests, model.ERateLimited, "")
+	login(c, "2001:db8:1:3::1").want(http.StatusUnauthorized) // the next /64 is someone else
+
+	login(c, "192.0.2.7").want(http.StatusUnauthorized)
+	login(c, "::ffff:192.0.2.7").want(http.StatusUnauthorized) // the same IPv4 client
+	login(c, "192.0.2.7").wantError(http.StatusTooManyRequests, model.ERateLimited, "")
+}
+
+// TestRequestID_UntrustedPeer checks that behind a list of trusted proxies,
+// a peer outside it (here the test client on loopback) gets a fresh request
+// id rather than the one it sent.
+func TestRequestID_UntrustedPeer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(cfg *api.Config) {
+		cfg.TrustProxy = true
+		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	r := s.client(t).do(request{method: http.MethodGet, path: "/healthz", header: map[string]string{"X-Request-Id": "chosen-by-client"}}).want(http.StatusOK)
+	if got := r.Header.Get("X-Request-Id"); got == "chosen-by-client" || got == "" {
+		t.Errorf("got X-Request-Id %q, want a fresh one", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -32,9 +33,15 @@ type Config struct {
 	// "*" allows any. Default none.
 	AllowedOrigins []string
 	// TrustProxy takes the client IP, which rate limits are keyed by, from the
-	// X-Real-IP or X-Forwarded-For headers. Set it only behind a reverse proxy
-	// that sets them: clients can forge them. Default false: the peer address.
+	// X-Forwarded-For header (or X-Real-IP without it), and keeps the
+	// proxy's X-Request-Id. Set it only behind a reverse proxy that sets
+	// them: clients can forge them. Default false: the peer address.
 	TrustProxy bool
+	// TrustedProxies, with TrustProxy, are the addresses of the proxies
+	// whose headers are believed: a peer outside them is a client, and in
+	// X-Forwarded-For the client is the rightmost hop outside them. Default
+	// none: the peer is the one trusted proxy, whatever its address.
+	TrustedProxies []netip.Prefix
 	// Limits caps request rates; each zero Rate means its default.
 	Limits Limits
 	// Now tells the time that tokens are issued and checked at. Default time.Now.
@@ -107,7 +114,7 @@ func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, no
 	cfg = cfg.withDefaults()
 	r := chi.NewRouter()
 	r.Use(
-		requestID(cfg.TrustProxy),
+		requestID(cfg),
 		accessLog(logger),
 		recoverer(logger),
 		securityHeaders,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -42,7 +43,7 @@ var settings = []setting{
 	{"PARLEY_JWT_SECRET", "", "(required)", "key that signs access tokens, at least 32 bytes; --dev generates one if unset"},
 	{"PARLEY_HISTORY_LIMIT", "history-limit", "15", "messages in a history page when the client gives no limit, 1-100"},
 	{"PARLEY_ALLOWED_ORIGINS", "allowed-origins", "(same origin only)", "comma-separated browser origins allowed cross-origin, e.g. https://chat.example.com"},
-	{"PARLEY_TRUST_PROXY", "trust-proxy", "false", "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them)"},
+	{"PARLEY_TRUST_PROXY", "trust-proxy", "false", "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them): true, or the proxies' addresses/CIDRs, comma-separated"},
 	{"PARLEY_LOG_FORMAT", "log-format", "json (text with --dev)", "log format: json or text"},
 	{"PARLEY_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error"},
 	{"PARLEY_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests in flight and closes live connections"},
@@ -86,6 +87,7 @@ type serveConfig struct {
 	HistoryLimit    int
 	AllowedOrigins  []string
 	TrustProxy      bool
+	TrustedProxies  []netip.Prefix // with TrustProxy; empty: the peer, whatever its address
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -181,11 +183,13 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	}
 
 	if v := lookup("PARLEY_TRUST_PROXY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad("PARLEY_TRUST_PROXY", "%q is not true or false", v)
+		if b, err := strconv.ParseBool(v); err == nil {
+			cfg.TrustProxy = b
+		} else if prefixes, err := parsePrefixes(v); err == nil {
+			cfg.TrustProxy, cfg.TrustedProxies = true, prefixes
+		} else {
+			bad("PARLEY_TRUST_PROXY", "%q is not true, false or a list of proxy addresses such as 10.0.0.0/8,192.0.2.7: %v", v, err)
 		}
-		cfg.TrustProxy = b
 	}
 
 	cfg.LogFormat = "json"
@@ -296,6 +300,31 @@ func joinIndented(errs []error) error {
 	return errors.New(strings.Join(msgs, "\n  "))
 }
 
+// parsePrefixes reads a comma-separated list of addresses and CIDR prefixes;
+// an address stands for itself alone.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no address given")
+	}
+	return out, nil
+}
+
 // checkOrigin accepts "*" or a bare origin: scheme://host[:port] and nothing
 // more, since a browser's Origin header never has a path.
 func checkOrigin(o string) error {
@@ -331,6 +360,7 @@ func (c serveConfig) logAttrs() []any {
 		"history_limit", c.HistoryLimit,
 		"allowed_origins", origins,
 		"trust_proxy", c.TrustProxy,
+		"trusted_proxies", fmt.Sprint(c.TrustedProxies),
 		"log_format", c.LogFormat,
 		"log_level", c.LogLevel.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(),

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -108,6 +110,7 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"NoDatabase", []string{"serve"}, map[string]string{"DATABASE_URL": ""}, "DATABASE_URL: not set"},
 		{"HistoryLimit", []string{"serve"}, map[string]string{"PARLEY_HISTORY_LIMIT": "101"}, "PARLEY_HISTORY_LIMIT"},
 		{"HistoryLimitFlag", []string{"serve", "--history-limit", "0"}, nil, "PARLEY_HISTORY_LIMIT"},
+		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
 		{"Origin", []string{"serve"}, map[string]string{"PARLEY_ALLOWED_ORIGINS": "https://ok.example, chat.example"}, `"chat.example" is not an origin`},
 		{"TrustProxy", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "maybe"}, "PARLEY_TRUST_PROXY"},
 		{"LogFormat", []string{"serve"}, map[string]string{"PARLEY_LOG_FORMAT": "xml"}, "PARLEY_LOG_FORMAT"},
@@ -188,6 +191,20 @@ func TestLoadServeConfig(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("TrustedProxies", func(t *testing.T) {
+		t.Parallel()
+		cfg, _, err := loadServeConfig(nil, getenvFrom(map[string]string{
+			"DATABASE_URL": "postgres:///parley", "PARLEY_JWT_SECRET": testSecret,
+			"PARLEY_TRUST_PROXY": "10.1.2.3/8, 192.0.2.7,::ffff:198.51.100.1",
+		}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("198.51.100.1/32")}
+		if !cfg.TrustProxy || !slices.Equal(cfg.TrustedProxies, want) {
+			t.Errorf("got TrustProxy %v, TrustedProxies %v; want true, %v", cfg.TrustProxy, cfg.TrustedProxies, want)
 		}
 	})
 	t.Run("DevGeneratesSecret", func(t *testing.T) {

@@ -190,6 +190,7 @@ func (c serveConfig) apiConfig() api.Config {
 		HistoryLimit:   c.HistoryLimit,
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
+		TrustedProxies: c.TrustedProxies,
 		Limits:         c.Limits.api(),
 	}
 }
