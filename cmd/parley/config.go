@@ -53,6 +53,7 @@ var settings = []setting{
 	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
 	{"PARLEY_REFRESH_GRACE", "refresh-grace", "30s", "a used refresh token presented again this soon, before its replacement is used, still gets tokens (a lost response); 0 for none"},
 	{"PARLEY_LOGIN_LIFETIME", "login-lifetime", "2160h", "how long a login lives from the moment it starts (90 days), however often it is refreshed"},
+	{"PARLEY_DEBUG_ADDR", "debug-addr", "(off)", "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060"},
 }
 
 // printSettings writes the settings table for the help text.
@@ -97,6 +98,7 @@ type serveConfig struct {
 	PingInterval    time.Duration
 	RefreshGrace    time.Duration
 	LoginLifetime   time.Duration
+	DebugAddr       string // empty: no debug listener
 	Limits          limits
 }
 
@@ -268,6 +270,13 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 		cfg.LoginLifetime = d
 	}
 
+	if v := lookup("PARLEY_DEBUG_ADDR"); v != "" {
+		if err := checkLoopback(v); err != nil {
+			bad("PARLEY_DEBUG_ADDR", "%q %v", v, err)
+		}
+		cfg.DebugAddr = v
+	}
+
 	cfg.Limits, errs = loadLimits(lookup, errs)
 
 	if len(errs) > 0 {
@@ -370,6 +379,7 @@ func (c serveConfig) logAttrs() []any {
 		"ping_interval", c.PingInterval.String(),
 		"refresh_grace", c.RefreshGrace.String(),
 		"login_lifetime", c.LoginLifetime.String(),
+		"debug_addr", c.DebugAddr,
 	}
 	return append(attrs, c.Limits.logAttrs()...)
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // testSecret is a JWT secret of the minimum length.
@@ -46,7 +46,10 @@ func TestRun_Serve(t *testing.T) {
 		t.Fatalf("user create printed %q, want a numeric id", out.String())
 	}
 
-	base, stop := startServer(t, env)
+	base, logs, stop := startServer(t, env)
+	if addr := logs.debugAddr(); addr != "" {
+		t.Errorf("a debug listener started on %s without PARLEY_DEBUG_ADDR, want none", addr)
+	}
 
 	alice := postJSON[tokens](t, base+"/api/v1/auth/register", "", map[string]string{
 		"username": "alice", "password": "alice-password", "display_name": "Alice",
@@ -91,6 +94,48 @@ func TestRun_Serve(t *testing.T) {
 	}
 }
 
+// TestRun_ServeDebug checks that PARLEY_DEBUG_ADDR serves the profiles on
+// its own listener and never on the public one.
+func TestRun_ServeDebug(t *testing.T) {
+	t.Parallel()
+	base, logs, stop := startServer(t, map[string]string{
+		"DATABASE_URL":      dbtest.DSN(t),
+		"PARLEY_JWT_SECRET": testSecret,
+		"PARLEY_ADDR":       "127.0.0.1:0",
+		"PARLEY_DEBUG_ADDR": "127.0.0.1:0",
+	})
+	debug := logs.debugAddr()
+	if debug == "" {
+		t.Fatal("no debug listening line before the listening line")
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(body)
+	}
+	const profileList = "Types of profiles available"
+	if status, body := get("http://" + debug + "/debug/pprof/"); status != http.StatusOK || !strings.Contains(body, profileList) {
+		t.Errorf("debug listener /debug/pprof/: got %d %.80q, want 200 with the list of profiles", status, body)
+	}
+	if status, body := get("http://" + debug + "/debug/pprof/goroutine?debug=1"); status != http.StatusOK || !strings.Contains(body, "goroutine profile: total") {
+		t.Errorf("debug listener goroutine profile: got %d %.80q, want 200 with a goroutine profile", status, body)
+	}
+	if _, body := get(base + "/debug/pprof/"); strings.Contains(body, profileList) {
+		t.Error("the public listener serves the profiles, want them on the debug listener only")
+	}
+	if err := stop(); err != nil {
+		t.Errorf("run returned %v after cancel, want nil", err)
+	}
+}
+
 // TestRun_ServeConfigErrors checks that serve refuses to start, before it
 // touches the database, when the configuration is unsafe or wrong.
 func TestRun_ServeConfigErrors(t *testing.T) {
@@ -122,6 +167,9 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"LoginLifetime", []string{"serve", "--login-lifetime", "10m"}, nil, "PARLEY_LOGIN_LIFETIME"},
 		{"RedisURLRedacted", []string{"serve"}, map[string]string{"REDIS_URL": "http://u:hunter2@cache:6379"}, `REDIS_URL: "http://u:xxxxx@cache:6379" is not a Redis URL`},
 		{"Rate", []string{"serve", "--rate-post", "10"}, nil, "PARLEY_RATE_POST"},
+		{"DebugAddrAnyInterface", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": ":6060"}, "PARLEY_DEBUG_ADDR: \":6060\" must be a loopback address"},
+		{"DebugAddrPublic", []string{"serve", "--debug-addr", "0.0.0.0:6060"}, nil, "must be a loopback address"},
+		{"DebugAddrNoPort", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": "127.0.0.1"}, "PARLEY_DEBUG_ADDR"},
 		{"Argument", []string{"serve", "extra"}, nil, `unexpected argument "extra"`},
 		{"UnknownFlag", []string{"serve", "--nope"}, nil, "flag provided but not defined"},
 	}
@@ -411,10 +459,10 @@ func TestRun_Commands(t *testing.T) {
 // startServer runs "parley serve" with env in the background, waits until
 // /healthz answers, and returns the base URL and a stop function that
 // cancels the run and returns its error.
-func startServer(t *testing.T, env map[string]string) (base string, stop func() error) {
+func startServer(t *testing.T, env map[string]string) (base string, logs *logWatcher, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logWatcher{t: t, addr: make(chan string, 1)}
+	logs = &logWatcher{t: t, addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, getenvFrom(env), nil, io.Discard, logs) }()
 	var once sync.Once
@@ -440,7 +488,7 @@ func startServer(t *testing.T, env map[string]string) (base string, stop func() 
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base, stop
+				return base, logs, stop
 			}
 		}
 		if time.Now().After(deadline) {
@@ -456,9 +504,18 @@ type logWatcher struct {
 	t    *testing.T
 	addr chan string
 
-	mu   sync.Mutex
-	buf  []byte
-	seen bool
+	mu    sync.Mutex
+	buf   []byte
+	seen  bool
+	debug string // the address of the "debug listening" line
+}
+
+// debugAddr returns the debug listener's address, or "" if none started
+// before the "listening" line.
+func (w *logWatcher) debugAddr() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.debug
 }
 
 func (w *logWatcher) Write(p []byte) (int, error) {
@@ -476,9 +533,14 @@ func (w *logWatcher) Write(p []byte) (int, error) {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if !w.seen && json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-			w.seen = true
-			w.addr <- entry.Addr
+		if !w.seen && json.Unmarshal(line, &entry) == nil {
+			switch entry.Msg {
+			case "listening":
+				w.seen = true
+				w.addr <- entry.Addr
+			case "debug listening":
+				w.debug = entry.Addr
+			}
 		}
 		w.buf = w.buf[i+1:]
 	}

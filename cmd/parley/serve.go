@@ -83,6 +83,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("start event hub: %w", err)
 	}
 
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, newDebugMux(), logger)
+		if err != nil {
+			_ = hub.Close(context.WithoutCancel(ctx))
+			return err
+		}
+		defer stopDebug()
+	}
+
 	var draining atomic.Bool
 	apiCfg := cfg.apiConfig()
 	apiCfg.Draining = draining.Load
