@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"parley/api"
 	"parley/internal/dbtest"
 )
 
@@ -155,7 +156,6 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"NoDatabase", []string{"serve"}, map[string]string{"DATABASE_URL": ""}, "DATABASE_URL: not set"},
 		{"HistoryLimit", []string{"serve"}, map[string]string{"PARLEY_HISTORY_LIMIT": "101"}, "PARLEY_HISTORY_LIMIT"},
 		{"HistoryLimitFlag", []string{"serve", "--history-limit", "0"}, nil, "PARLEY_HISTORY_LIMIT"},
-		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
 		{"Origin", []string{"serve"}, map[string]string{"PARLEY_ALLOWED_ORIGINS": "https://ok.example, chat.example"}, `"chat.example" is not an origin`},
 		{"TrustProxy", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "maybe"}, "PARLEY_TRUST_PROXY"},
 		{"LogFormat", []string{"serve"}, map[string]string{"PARLEY_LOG_FORMAT": "xml"}, "PARLEY_LOG_FORMAT"},
@@ -163,8 +163,9 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"DrainDelay", []string{"serve"}, map[string]string{"PARLEY_DRAIN_DELAY": "-1s"}, "PARLEY_DRAIN_DELAY"},
 		{"LogLevel", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"PingInterval", []string{"serve", "--ping-interval", "500ms"}, nil, "PARLEY_PING_INTERVAL"},
-		{"RefreshGrace", []string{"serve", "--refresh-grace", "1h"}, nil, "PARLEY_REFRESH_GRACE"},
+		{"RefreshGrace", []string{"serve", "--refresh-grace", "-1s"}, nil, "PARLEY_REFRESH_GRACE"},
 		{"LoginLifetime", []string{"serve", "--login-lifetime", "10m"}, nil, "PARLEY_LOGIN_LIFETIME"},
+		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
 		{"RedisURLRedacted", []string{"serve"}, map[string]string{"REDIS_URL": "http://u:hunter2@cache:6379"}, `REDIS_URL: "http://u:xxxxx@cache:6379" is not a Redis URL`},
 		{"Rate", []string{"serve", "--rate-post", "10"}, nil, "PARLEY_RATE_POST"},
 		{"DebugAddrAnyInterface", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": ":6060"}, "PARLEY_DEBUG_ADDR: \":6060\" must be a loopback address"},
@@ -205,7 +206,7 @@ func TestLoadServeConfig(t *testing.T) {
 		want := serveConfig{
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
-			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: defaultLimits(),
+			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
 			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
@@ -227,9 +228,9 @@ func TestLoadServeConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lim := defaultLimits()
-		lim.PostPerUser = rate{5, 10 * time.Second}
-		lim.AuthPerIP = rate{3, time.Hour}
+		lim := api.DefaultLimits
+		lim.PostPerUser = api.Rate{N: 5, Per: 10 * time.Second}
+		lim.AuthPerIP = api.Rate{N: 3, Per: time.Hour}
 		want := serveConfig{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 30,
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
@@ -313,35 +314,6 @@ func TestRedactDSN(t *testing.T) {
 	}
 }
 
-func TestParseRate(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    rate
-		wantErr bool
-	}{
-		{"10/1m", rate{10, time.Minute}, false},
-		{" 5 / 30s ", rate{5, 30 * time.Second}, false},
-		{"100/1h", rate{100, time.Hour}, false},
-		{"10", rate{}, true},
-		{"0/1m", rate{}, true},
-		{"x/1m", rate{}, true},
-		{"10/0s", rate{}, true},
-		{"10/minute", rate{}, true},
-	}
-	for _, tt := range tests {
-		got, err := parseRate(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseRate(%q): got %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-	if got := (rate{10, time.Minute}).String(); got != "10/1m" {
-		t.Errorf("String: got %q, want 10/1m", got)
-	}
-}
-
-// TestRun_UserCreate covers the ways "user create" refuses its input; the
-// success path is in TestRun_Serve.
 func TestRun_UserCreate(t *testing.T) {
 	t.Parallel()
 	dsn := dbtest.DSN(t)
@@ -636,7 +608,8 @@ func doJSON[T any](t *testing.T, method, url, token string, body any, wantStatus
 }
 
 // TestREADME_Settings keeps the README's settings table in step with the
-// settings serve reads: each variable has a row that names its flag.
+// settings serve reads: each variable has a row that names its flag and,
+// where the default is a value, that value.
 func TestREADME_Settings(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -644,10 +617,12 @@ func TestREADME_Settings(t *testing.T) {
 		t.Fatal(err)
 	}
 	flagCell := map[string]string{} // variable → the row's flag column
+	defCell := map[string]string{}  // variable → the row's default column
 	for line := range strings.SplitSeq(string(readme), "\n") {
 		cells := strings.Split(line, " | ")
 		if strings.HasPrefix(line, "| `") && len(cells) >= 4 {
 			flagCell[strings.Trim(cells[0], "| `")] = cells[1]
+			defCell[strings.Trim(cells[0], "| `")] = cells[2]
 		}
 	}
 	for _, s := range allSettings() {
@@ -659,6 +634,9 @@ func TestREADME_Settings(t *testing.T) {
 			t.Errorf("README has no settings row for %s", s.env)
 		} else if got != want {
 			t.Errorf("README row for %s: got flag column %q, want %q", s.env, got, want)
+		}
+		if s.shown == "" && defCell[s.env] != "`"+s.def+"`" {
+			t.Errorf("README row for %s: got default column %q, want %q", s.env, defCell[s.env], "`"+s.def+"`")
 		}
 	}
 }

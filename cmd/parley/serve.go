@@ -200,7 +200,7 @@ func (c serveConfig) apiConfig() api.Config {
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
 		TrustedProxies: c.TrustedProxies,
-		Limits:         c.Limits.api(),
+		Limits:         c.Limits,
 	}
 }
 
