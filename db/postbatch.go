@@ -28,25 +28,29 @@ import (
 // Each message keeps every guarantee it had alone. createMessagesSQL checks
 // membership per message, returns the original for a client_msg_id already
 // stored, and numbers the new messages of each conversation from its
-// last_seq in the order they were queued, under the conversation's row lock
-// (taken in id order, so two instances' batches cannot deadlock); the
-// commit makes them visible together, so seq stays gapless and in commit
-// order. Retries of one client_msg_id inside a batch are stored once (the
+// last_seq and last_event_seq in the order they were queued, under the
+// conversation's row lock (taken in id order, so two instances' batches
+// cannot deadlock); the commit makes them visible together, so seq and
+// event_seq stay gapless and in commit order. Retries of one client_msg_id inside a batch are stored once (the
 // first; the others get it as a retry). If the statement fails as a whole
 // (say a retry raced its original on another instance into a unique
 // violation, or a sender was deleted meanwhile), each message of the batch
 // is stored alone instead, so only a bad one fails.
 
 // createMessagesSQL stores a batch: $1…$4 are the conversation, sender,
-// body and client_msg_id (empty for none) of each message, in queue order; $5
-// is created_at. It returns one row per message stored or found: ord (the
-// message's 1-based place in the arrays), created (false for a retry of a
-// stored client_msg_id) and the message's columns. A message with no row
-// was not sent by a member.
+// body and client_msg_id (empty for none) of each message, in queue order;
+// $5 is created_at. It does for each new message what createMessageSQL
+// does for one: the next seq and event_seq of its conversation, an id (its
+// change id) drawn under the conversation's row lock and rising with them,
+// last_change_id and last_message_at, and the sender's read marker. It
+// returns one row per message stored or found: ord (the message's 1-based
+// place in the arrays), created (false for a retry of a stored
+// client_msg_id) and the message's columns. A message with no row was not
+// sent by a member.
 const createMessagesSQL = `WITH input AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS i (conversation_id, sender_id, body, client_msg_id, ord)
 ), known AS (
-	SELECT i.ord, m.id, m.seq, m.body, m.created_at, m.edited_at, m.deleted_at
+	SELECT i.ord, m.id, m.seq, m.event_seq, m.body, m.created_at, m.edited_at, m.deleted_at
 	FROM input i JOIN messages m ON m.conversation_id = i.conversation_id AND m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
 ), fresh AS (
 	SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS n
@@ -56,21 +60,30 @@ const createMessagesSQL = `WITH input AS (
 	SELECT conversation_id, count(*) AS k FROM fresh GROUP BY conversation_id
 ), locked AS (
 	SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM counts) ORDER BY id FOR UPDATE
+), ids AS (
+	SELECT conversation_id, id, row_number() OVER (PARTITION BY conversation_id ORDER BY id) AS n
+	FROM (SELECT f.conversation_id, nextval('messages_id_seq') AS id FROM fresh f JOIN locked l ON l.id = f.conversation_id) drawn
 ), bump AS (
-	UPDATE conversations c SET last_seq = c.last_seq + counts.k
+	UPDATE conversations c SET last_seq = c.last_seq + counts.k, last_event_seq = c.last_event_seq + counts.k,
+		last_change_id = (SELECT max(ids.id) FROM ids WHERE ids.conversation_id = c.id), last_message_at = $5
 	FROM counts JOIN locked l ON l.id = counts.conversation_id
 	WHERE c.id = counts.conversation_id
-	RETURNING c.id, c.last_seq - counts.k AS base
+	RETURNING c.id, c.last_seq - counts.k AS seq_base, c.last_event_seq - counts.k AS event_base
+), mark AS (
+	UPDATE members m SET last_read_seq = greatest(m.last_read_seq, last.seq)
+	FROM (SELECT f.conversation_id, f.sender_id, max(b.seq_base + f.n) AS seq FROM fresh f JOIN bump b ON b.id = f.conversation_id GROUP BY 1, 2) last
+	WHERE m.conversation_id = last.conversation_id AND m.user_id = last.sender_id
 ), ins AS (
-	INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id, created_at)
-	SELECT f.conversation_id, b.base + f.n, f.sender_id, f.body, nullif(f.client_msg_id, ''), $5
-	FROM fresh f JOIN bump b ON b.id = f.conversation_id
-	RETURNING id, conversation_id, seq, created_at
+	INSERT INTO messages (id, conversation_id, seq, event_seq, change_id, sender_id, body, client_msg_id, created_at)
+	OVERRIDING SYSTEM VALUE
+	SELECT ids.id, f.conversation_id, b.seq_base + f.n, b.event_base + f.n, ids.id, f.sender_id, f.body, nullif(f.client_msg_id, ''), $5
+	FROM fresh f JOIN bump b ON b.id = f.conversation_id JOIN ids ON ids.conversation_id = f.conversation_id AND ids.n = f.n
+	RETURNING id, conversation_id, seq, event_seq, created_at
 )
-SELECT f.ord, true AS created, ins.id, ins.seq, f.body, ins.created_at, NULL::timestamptz AS edited_at, NULL::timestamptz AS deleted_at
-FROM ins JOIN bump b ON b.id = ins.conversation_id JOIN fresh f ON f.conversation_id = ins.conversation_id AND f.n = ins.seq - b.base
+SELECT f.ord, true AS created, ins.id, ins.seq, ins.event_seq, f.body, ins.created_at, NULL::timestamptz AS edited_at, NULL::timestamptz AS deleted_at
+FROM ins JOIN bump b ON b.id = ins.conversation_id JOIN fresh f ON f.conversation_id = ins.conversation_id AND f.n = ins.seq - b.seq_base
 UNION ALL
-SELECT ord, false, id, seq, body, created_at, edited_at, deleted_at FROM known`
+SELECT ord, false, id, seq, event_seq, body, created_at, edited_at, deleted_at FROM known`
 
 // Defaults of Store.PostBatchSize and Store.PostBatchWait.
 const (
@@ -260,10 +273,10 @@ func (s *Store) storeBatch(batch []*post) {
 // createMessage stores m alone with createMessageSQL.
 func (s *Store) createMessage(m *model.Message) (created bool, err error) {
 	ctx := context.Background()
-	var id, seq int64
+	var id, seq, eventSeq int64
 	var createdAt time.Time
 	err = s.createMessageStmt.QueryRowContext(ctx,
-		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), s.now()).Scan(&id, &seq, &createdAt)
+		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), s.now()).Scan(&id, &seq, &eventSeq, &createdAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, errConversationNotFound
@@ -273,7 +286,7 @@ func (s *Store) createMessage(m *model.Message) (created bool, err error) {
 	case err != nil:
 		return false, fmt.Errorf("create message: %w", translate(err))
 	}
-	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
+	m.ID, m.Seq, m.EventSeq, m.CreatedAt = model.MessageID(id), seq, eventSeq, createdAt.UTC()
 	m.EditedAt, m.DeletedAt = nil, nil
 	return true, nil
 }
@@ -310,7 +323,7 @@ func (s *Store) createMessages(batch []*post) error {
 	type result struct {
 		ord                 int
 		created             bool
-		id, seq             int64
+		id, seq, eventSeq   int64
 		body                string
 		createdAt           time.Time
 		editedAt, deletedAt sql.NullTime
@@ -318,7 +331,7 @@ func (s *Store) createMessages(batch []*post) error {
 	results := make([]result, 0, n)
 	for rows.Next() {
 		var r result
-		if err := rows.Scan(&r.ord, &r.created, &r.id, &r.seq, &r.body, &r.createdAt, &r.editedAt, &r.deletedAt); err != nil {
+		if err := rows.Scan(&r.ord, &r.created, &r.id, &r.seq, &r.eventSeq, &r.body, &r.createdAt, &r.editedAt, &r.deletedAt); err != nil {
 			return fmt.Errorf("create messages: %w", err)
 		}
 		results = append(results, r)
@@ -331,7 +344,7 @@ func (s *Store) createMessages(batch []*post) error {
 		p := batch[r.ord-1]
 		found[r.ord-1] = true
 		m := p.m
-		m.ID, m.Seq, m.Body, m.CreatedAt = model.MessageID(r.id), r.seq, r.body, r.createdAt.UTC()
+		m.ID, m.Seq, m.EventSeq, m.Body, m.CreatedAt = model.MessageID(r.id), r.seq, r.eventSeq, r.body, r.createdAt.UTC()
 		m.EditedAt, m.DeletedAt = timePtr(r.editedAt), timePtr(r.deletedAt)
 		p.created = r.created
 	}

@@ -203,8 +203,26 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 	if diff := cmp.Diff([]string{"old", "lead", "first", "second"}, bodies); diff != "" {
 		t.Errorf("bodies in seq order (-want +got):\n%s", diff)
 	}
+	for _, m := range all {
+		if m.EventSeq != m.Seq {
+			t.Errorf("seq %d: got event_seq %d, want %d (no edits)", m.Seq, m.EventSeq, m.Seq)
+		}
+	}
 	if n := transactions(t, dsn, ch.ID, 3, 4); n != 1 {
 		t.Errorf("transactions that stored the batch's messages: got %d, want 1", n)
+	}
+	// Each sender's read marker moved to their newest message.
+	for _, w := range []struct {
+		user      model.User
+		read, evs int64
+	}{{alice, 3, 4}, {bob, 4, 4}} {
+		c, err := s.GetConversation(ctx, w.user.ID, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ReadSeq != w.read || c.LastEventSeq != w.evs {
+			t.Errorf("%s: got read_seq %d last_event_seq %d, want %d and %d", w.user.Username, c.ReadSeq, c.LastEventSeq, w.read, w.evs)
+		}
 	}
 }
 
@@ -365,8 +383,18 @@ func TestStore_PostMessage_Concurrent(t *testing.T) {
 		t.Errorf("announced before it was committed: %v", unstored)
 	}
 	want := seqRange(1, posters*each)
-	if diff := cmp.Diff(want, seqs(allMessages(t, s, owner.ID, ch.ID))); diff != "" {
+	all := allMessages(t, s, owner.ID, ch.ID)
+	if diff := cmp.Diff(want, seqs(all)); diff != "" {
 		t.Errorf("seqs (-want +got):\n%s", diff)
+	}
+	// event_seq too, and the message ids (change ids) rise with it.
+	for i, m := range all {
+		if m.EventSeq != int64(i+1) {
+			t.Errorf("message %d: got event_seq %d, want %d", i, m.EventSeq, i+1)
+		}
+		if i > 0 && m.ID <= all[i-1].ID {
+			t.Errorf("event_seq %d has id %d, not above the one before's %d", m.EventSeq, m.ID, all[i-1].ID)
+		}
 	}
 	if diff := cmp.Diff(want, announced); diff != "" {
 		t.Errorf("seqs in the order announced (-want +got):\n%s", diff)
