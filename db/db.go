@@ -67,6 +67,12 @@ func hot(ctx context.Context) context.Context {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// The defaults of Store.LoginLifetime and Store.RefreshGrace.
+const (
+	DefaultLoginLifetime = 90 * 24 * time.Hour
+	DefaultRefreshGrace  = 30 * time.Second
+)
+
 // Store is Parley's storage on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
@@ -74,6 +80,27 @@ type Store struct {
 	// Now returns the current time; every timestamp the store writes and
 	// every expiry it checks uses it. Default time.Now. Set it before use.
 	Now func() time.Time
+	// LoginLifetime is how long a login lives from the moment it starts,
+	// however often its tokens are refreshed. Default
+	// DefaultLoginLifetime (90 days). Set it before use.
+	LoginLifetime time.Duration
+	// RefreshGrace is how long after a refresh token's rotation the same
+	// token still gets new tokens, as long as the token that replaced it has
+	// not been used: a response lost on the way (a phone that timed out, two
+	// tabs refreshing at once) then does not end the login. Default
+	// DefaultRefreshGrace (30 s); 0 turns the grace off. Set it before use.
+	RefreshGrace time.Duration
+
+	// PostBatchSize is the most messages CreateMessage stores in one
+	// transaction (DefaultPostBatchSize, 64). PostBatchWait is the longest
+	// a batch formed while another was being stored waits to grow to the
+	// size of the one before (DefaultPostBatchWait, 500µs; 0 for never). A
+	// post that arrives while none is being stored, or after a batch of one,
+	// never waits. Set them before use.
+	PostBatchSize int
+	PostBatchWait time.Duration
+
+	posts postQueue
 
 	// OnMessageCreated, when set, runs inside the transaction that stores
 	// each new message (not a retry of one), given the message as stored:
@@ -84,10 +111,11 @@ type Store struct {
 	OnMessageCreated func(ctx context.Context, tx *sql.Tx, msgs []model.Message) error
 
 	// Statements of the hot paths, prepared once per connection.
-	createMessage  *sqlx.Stmt
-	latestMessages *sqlx.Stmt
-	beforeMessages *sqlx.Stmt
-	afterMessages  *sqlx.Stmt
+	createMessageStmt  *sqlx.Stmt
+	createMessagesStmt *sqlx.Stmt
+	latestMessages     *sqlx.Stmt
+	beforeMessages     *sqlx.Stmt
+	afterMessages      *sqlx.Stmt
 }
 
 // Open connects to the PostgreSQL database at dsn (a lib/pq URL or key=value
@@ -114,7 +142,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	conn.SetMaxIdleConns(maxConns)
 	conn.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: conn, Now: time.Now}
+	s := &Store{db: conn, Now: time.Now, LoginLifetime: DefaultLoginLifetime, RefreshGrace: DefaultRefreshGrace,
+		PostBatchSize: DefaultPostBatchSize, PostBatchWait: DefaultPostBatchWait}
+	s.posts.full = make(chan struct{}, 1)
+	s.posts.announced = make(chan struct{})
+	close(s.posts.announced)
 	if err := s.open(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -133,7 +165,8 @@ func (s *Store) open(ctx context.Context) error {
 		stmt **sqlx.Stmt
 		sql  string
 	}{
-		{&s.createMessage, createMessageSQL},
+		{&s.createMessageStmt, createMessageSQL},
+		{&s.createMessagesStmt, createMessagesSQL},
 		{&s.latestMessages, latestMessagesSQL},
 		{&s.beforeMessages, beforeMessagesSQL},
 		{&s.afterMessages, afterMessagesSQL},
@@ -149,7 +182,7 @@ func (s *Store) open(ctx context.Context) error {
 
 // Close closes the statements and every connection. It is safe to call once.
 func (s *Store) Close() error {
-	for _, stmt := range []*sqlx.Stmt{s.createMessage, s.latestMessages, s.beforeMessages, s.afterMessages} {
+	for _, stmt := range []*sqlx.Stmt{s.createMessageStmt, s.createMessagesStmt, s.latestMessages, s.beforeMessages, s.afterMessages} {
 		if stmt != nil {
 			_ = stmt.Close()
 		}
@@ -309,20 +342,17 @@ func notFound(what string) error {
 	return &model.Error{Code: model.ENotFound, Message: what + " not found."}
 }
 
-// pageLimit turns a requested page size into one the store serves: 15 when
-// unset, at most model.MaxPageLimit.
+// pageLimit turns a requested page size into one the store serves:
+// model.DefaultPageLimit when unset, at most model.MaxPageLimit.
 func pageLimit(n int) int {
 	switch {
 	case n <= 0:
-		return defaultPageLimit
+		return model.DefaultPageLimit
 	case n > model.MaxPageLimit:
 		return model.MaxPageLimit
 	}
 	return n
 }
-
-// defaultPageLimit is the page size when a filter leaves Limit zero.
-const defaultPageLimit = 15
 
 // escapeLike escapes LIKE's metacharacters (and its escape character,
 // backslash) so that s matches only itself.

@@ -30,7 +30,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/notify/notifytest"
 	"parley/push"
 )

@@ -14,7 +14,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/jobs"
 	"parley/model"
 	"parley/push"

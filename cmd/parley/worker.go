@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -96,22 +97,24 @@ func (t *taskRunner) close(ctx context.Context, timeout time.Duration) {
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dev := fs.Bool("dev", false, "development mode: text logs, and a generated VAPID key if PARLEY_VAPID_PRIVATE_KEY is unset")
-	var ours []setting
-	for _, s := range allSettings() {
+	var cfg serveConfig // the rows worker reads, from serve's table, fill it
+	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: text logs, and a generated VAPID key if PARLEY_VAPID_PRIVATE_KEY is unset")
+	var settings []setting
+	for _, s := range cfg.settings() {
 		switch {
 		case strings.HasPrefix(s.env, "PARLEY_TASK_"), strings.HasPrefix(s.env, "PARLEY_PUSH"), strings.HasPrefix(s.env, "PARLEY_VAPID_"),
-			s.env == "PARLEY_RETENTION_INTERVAL", s.env == "PARLEY_LOG_FORMAT", s.env == "PARLEY_LOG_LEVEL", s.env == "PARLEY_REDIS_PREFIX",
-			s.env == "PARLEY_SHUTDOWN_TIMEOUT":
-			ours = append(ours, s)
+			s.env == "PARLEY_RUN_TASKS", s.env == "PARLEY_RETENTION_INTERVAL", s.env == "DATABASE_URL", s.env == "REDIS_URL",
+			s.env == "PARLEY_REDIS_PREFIX", s.env == "PARLEY_LOG_FORMAT", s.env == "PARLEY_LOG_LEVEL", s.env == "PARLEY_SHUTDOWN_TIMEOUT":
+			settings = append(settings, s)
 		}
 	}
 	flags := map[string]*flagValue{}
-	for _, s := range ours {
+	for _, s := range settings {
 		if s.flag != "" {
-			v := &flagValue{isBool: s.def == "false" || s.def == "true"}
+			_, isBool := s.value.(*boolean)
+			v := &flagValue{isBool: isBool}
 			flags[s.env] = v
-			fs.Var(v, s.flag, s.help+" (env "+s.env+", default "+s.def+")")
+			fs.Var(v, s.flag, s.help+" (env "+s.env+", default "+s.shownDefault()+")")
 		}
 	}
 	fs.Usage = func() {
@@ -121,37 +124,38 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	lookup := func(env string) string {
-		if f := flags[env]; f != nil && f.set {
-			return strings.TrimSpace(f.s)
-		}
-		return strings.TrimSpace(getenv(env))
-	}
 	var errs []error
-	cfg, errs := loadTaskConfig(lookup, getenv, *dev, errs)
-	format := lookup("PARLEY_LOG_FORMAT")
-	if format == "" {
-		format = map[bool]string{true: "text", false: "json"}[*dev]
-	}
-	var level slog.Level
-	if v := lookup("PARLEY_LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Errorf("PARLEY_LOG_LEVEL: %q is not debug, info, warn or error", v))
+	for _, s := range settings {
+		v := getenv(s.env)
+		if f := flags[s.env]; f != nil && f.set {
+			v = f.s
+		}
+		if v = strings.TrimSpace(v); v == "" {
+			v = s.def
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.value.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
 		}
 	}
-	shutdownTimeout := 15 * time.Second
-	if v := lookup("PARLEY_SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("PARLEY_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 15s", v))
-		}
-		shutdownTimeout = d
+	if cfg.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL: not set: give the PostgreSQL connection string"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("bad configuration:\n  %w", joinIndented(errs))
 	}
-	logger := newLogger(stderr, format, level)
-	logger.Info("starting worker", append([]any{"version", version}, cfg.logAttrs()...)...)
+	cfg.Tasks.devKey(cfg.Dev)
+	if cfg.LogFormat == "" {
+		cfg.LogFormat = map[bool]string{true: "text", false: "json"}[cfg.Dev]
+	}
+	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	attrs := []any{"version", version}
+	for _, s := range settings {
+		attrs = append(attrs, strings.ToLower(strings.TrimPrefix(s.env, "PARLEY_")), s.value.String())
+	}
+	logger.Info("starting worker", attrs...)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -162,36 +166,32 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	defer store.Close()
 
 	var presence jobs.Presence
-	if url := strings.TrimSpace(getenv("REDIS_URL")); url != "" {
-		prefix := lookup("PARLEY_REDIS_PREFIX")
-		if prefix == "" {
-			prefix = "parley:"
-		}
-		opts, err := redis.ParseURL(url)
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			return fmt.Errorf("REDIS_URL: %q is not a Redis URL such as redis://localhost:6379/0", redactURL(url))
+			return fmt.Errorf("REDIS_URL: %w", err)
 		}
 		client := redis.NewClient(opts)
 		defer client.Close()
 		pingCtx, cancel := context.WithTimeout(ctx, redisTimeout)
 		defer cancel()
 		if err := client.Ping(pingCtx).Err(); err != nil {
-			return fmt.Errorf("connect to Redis at %s: %w", redactURL(url), err)
+			return fmt.Errorf("connect to Redis at %s: %w", redactURL(cfg.RedisURL), err)
 		}
 		// Only Online is used: the worker holds no connections to report.
-		presence = notify.NewRedisPresence(client, prefix, instanceID(), logger)
+		presence = notify.NewRedisPresence(client, cfg.RedisPrefix, instanceID(), logger)
 	} else {
 		logger.Warn("REDIS_URL is not set: the worker cannot see who is online, so every member with a device gets pushes")
 	}
-	tasks, err := openTasks(ctx, strings.TrimSpace(getenv("DATABASE_URL")), cfg, logger, store, presence, true)
+	tasks, err := openTasks(ctx, cfg.DatabaseURL, cfg.Tasks, logger, store, presence, true)
 	if err != nil {
 		return err
 	}
-	logger.Info("worker running", "concurrency", cfg.Concurrency)
+	logger.Info("worker running", "concurrency", cfg.Tasks.Concurrency)
 	<-ctx.Done()
 	stop()
-	logger.Info("worker stopping", "timeout", shutdownTimeout.String())
-	tasks.close(context.WithoutCancel(ctx), shutdownTimeout)
+	logger.Info("worker stopping", "timeout", cfg.ShutdownTimeout.String())
+	tasks.close(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	logger.Info("stopped")
 	return nil
 }
