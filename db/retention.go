@@ -23,7 +23,10 @@ WHERE c.id = $1 AND c.kind = 'channel'
 	// selectChannelAsSQL: channel $1 as $2 sees it, if a member or an
 	// admin (who sees nothing unread).
 	selectChannelAsSQL = `SELECT ` + conversationColumns + `
-FROM conversations c LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = $2
+FROM conversations c CROSS JOIN LATERAL (
+	SELECT coalesce(mb.last_read_seq, c.last_seq) AS last_read_seq, mb.user_id
+	FROM (SELECT 1) one LEFT JOIN members mb ON mb.conversation_id = c.id AND mb.user_id = $2
+) m
 WHERE c.id = $1 AND c.kind = 'channel'
 	AND (m.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))`
 

@@ -499,9 +499,10 @@ func TestPush(t *testing.T) {
 	})
 
 	t.Run("RetentionWhilePosting", func(t *testing.T) {
-		alice, bob := register(t, a.URL, "alice"), register(t, a.URL, "bob")
+		alice, bob, carol := register(t, a.URL, "alice"), register(t, a.URL, "bob"), register(t, a.URL, "carol")
 		conv := createChannel(t, a.URL, alice, "retention")
 		join(t, a.URL, bob, conv)
+		join(t, a.URL, carol, conv) // reads nothing
 		path := fmt.Sprintf("/api/v1/channels/%d", conv)
 		must(t, a.URL, bob.Access, http.MethodPatch, path, map[string]any{"retention_days": 1}, nil, http.StatusForbidden)
 		for i := range 30 {
@@ -537,6 +538,13 @@ func TestPush(t *testing.T) {
 		}
 		if !slices.Equal(seqs, want) {
 			t.Fatalf("seqs kept: got %v, want 21..60", seqs)
+		}
+		var unread struct {
+			UnreadCount int64 `json:"unread_count"`
+		}
+		must(t, a.URL, carol.Access, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", conv), nil, &unread, http.StatusOK)
+		if unread.UnreadCount != 40 {
+			t.Fatalf("carol's unread count: got %d, want 40 (the messages kept)", unread.UnreadCount)
 		}
 		var page messagePage
 		must(t, a.URL, bob.Access, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/messages?after=0&limit=5", conv), nil, &page, http.StatusOK)

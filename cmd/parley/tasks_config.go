@@ -67,7 +67,7 @@ type (
 
 func (k *vapidKey) UnmarshalText(b []byte) error {
 	if _, err := push.VAPIDPublicKey(string(b)); err != nil {
-		return fmt.Errorf("%v (`parley vapid-key` makes one)", err)
+		return fmt.Errorf("%w (`parley vapid-key` makes one)", err)
 	}
 	k.VAPIDPrivateKey = string(b)
 	return nil
