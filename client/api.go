@@ -278,3 +278,25 @@ func (c *Client) Ready(ctx context.Context) error {
 	var h Health
 	return c.do(ctx, "", http.MethodGet, "/readyz", nil, nil, &h)
 }
+
+// ChannelByName finds the channel called name, regardless of case. None
+// is an *Error with code ENotFound.
+func (c *Client) ChannelByName(ctx context.Context, name string) (Channel, error) {
+	q := PageQuery{Q: name, Limit: model.MaxPageLimit}
+	for {
+		p, err := c.Channels(ctx, q)
+		if err != nil {
+			return Channel{}, err
+		}
+		for _, ch := range p.Items {
+			if strings.EqualFold(ch.Name, name) {
+				return ch, nil
+			}
+		}
+		if !p.HasMore || p.NextCursor == "" {
+			return Channel{}, &Error{Status: http.StatusNotFound, Code: model.ENotFound,
+				Message: fmt.Sprintf("There is no channel named %q.", name)}
+		}
+		q.Cursor = p.NextCursor
+	}
+}
