@@ -75,6 +75,9 @@ func (c *Client) dialWS(ctx context.Context, token string) (*websocket.Conn, err
 	if err == nil {
 		return ws, nil
 	}
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
 	if resp != nil && resp.StatusCode >= 400 {
 		return nil, &Error{Status: resp.StatusCode, Code: codeForStatus(resp.StatusCode),
 			Message: fmt.Sprintf("opening the event channel: the server answered %s", resp.Status)}

@@ -99,8 +99,8 @@ func ExampleError() {
 		fmt.Println(apiErr.Status, apiErr.Code)
 	}
 	_, err = c.CreateChannel(ctx, client.ChannelRequest{Name: "no spaces allowed"})
-	if client.Code(err) == model.EInvalid {
-		fmt.Println(err.(*client.Error).Fields["name"] != "")
+	if errors.As(err, &apiErr) && apiErr.Code == model.EInvalid {
+		fmt.Println(apiErr.Fields["name"] != "")
 	}
 	// Output:
 	// 404 not_found

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -370,7 +371,7 @@ func TestSubscription_LoggedOut(t *testing.T) {
 		select {
 		case _, ok := <-sub.Updates():
 			if !ok {
-				if err := sub.Err(); err != client.ErrLoggedOut {
+				if err := sub.Err(); !errors.Is(err, client.ErrLoggedOut) {
 					t.Fatalf("Err: got %v, want ErrLoggedOut", err)
 				}
 				return

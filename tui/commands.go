@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -78,7 +79,11 @@ func (m *chat) send(body string) tea.Cmd {
 		return nil
 	}
 	if err := model.ValidateBody(body); err != nil {
-		m.setNotice("not sent: "+strings.TrimPrefix(err.(*model.Error).Message, "body: "), true)
+		var e *model.Error
+		if errors.As(err, &e) {
+			err = errors.New(strings.TrimPrefix(e.Message, "body: "))
+		}
+		m.setNotice("not sent: "+err.Error(), true)
 		return nil
 	}
 	id := cv.info.ID

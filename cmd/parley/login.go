@@ -81,7 +81,7 @@ func (f loginFile) read() (savedLogin, error) {
 		return l, err
 	}
 	if err := json.Unmarshal(data, &l); err != nil {
-		return l, fmt.Errorf("%s is damaged (%v); run parley login again", f.path, err)
+		return l, fmt.Errorf("%s is damaged (%w); run parley login again", f.path, err)
 	}
 	return l, nil
 }
