@@ -139,6 +139,8 @@ type recorder struct {
 	delivered map[model.ConversationID][]int64 // event_seqs, in delivery order
 	synced    int
 	drops     int
+	offline   bool // between a Disconnected and the next Synced
+	caughtUp  int  // changes delivered by a sync after a disconnect
 	problems  []string
 	changed   chan struct{}
 	done      chan struct{}
@@ -162,9 +164,14 @@ func (r *recorder) apply(u client.Update) {
 	switch u.Type {
 	case client.Synced:
 		r.synced++
+		r.offline = false
 	case client.Disconnected:
 		r.drops++
+		r.offline = true
 	case client.MessageChanged:
+		if r.offline {
+			r.caughtUp++
+		}
 		seqs := r.delivered[u.ConversationID]
 		if n := len(seqs); n > 0 && u.EventSeq <= seqs[n-1] {
 			r.problems = append(r.problems, fmt.Sprintf("conversation %d: event_seq %d delivered after %d",
@@ -270,7 +277,7 @@ func TestSubscription_ForcedDisconnects(t *testing.T) {
 	write := func(who *client.Client, conv model.ConversationID, seed uint64) {
 		rnd := rand.New(rand.NewPCG(seed, 1))
 		var mine []model.MessageID
-		for i := range 40 {
+		for i := range 60 {
 			wctx := ctx(t)
 			switch n := rnd.IntN(100); {
 			case n < 55 || len(mine) == 0:
@@ -304,10 +311,11 @@ func TestSubscription_ForcedDisconnects(t *testing.T) {
 
 	// The network fails again and again while they write.
 	cuts := 0
-	for done := false; !done; {
+	for done := false; !done || cuts < 6; {
 		select {
 		case <-writersDone:
 			done = true
+			writersDone = nil
 		case <-time.After(time.Duration(150+rand.IntN(250)) * time.Millisecond):
 			px.cut()
 			cuts++
@@ -345,10 +353,12 @@ func TestSubscription_ForcedDisconnects(t *testing.T) {
 			}
 		}
 	}
-	if rec.drops < cuts/2 || rec.synced < 2 {
-		t.Errorf("%d cuts gave %d disconnects and %d syncs; the test did not disconnect the subscription", cuts, rec.drops, rec.synced)
+	if rec.drops < cuts/2 || rec.synced < 2 || rec.caughtUp == 0 {
+		t.Errorf("%d cuts gave %d disconnects, %d syncs, %d changes caught up on reconnect; the test did not exercise reconnecting",
+			cuts, rec.drops, rec.synced, rec.caughtUp)
 	}
-	t.Logf("%d messages, %d cuts, %d disconnects, %d syncs", len(want), cuts, rec.drops, rec.synced)
+	t.Logf("%d messages, %d cuts, %d disconnects, %d syncs, %d changes caught up on reconnect",
+		len(want), cuts, rec.drops, rec.synced, rec.caughtUp)
 }
 
 // TestSubscription_LoggedOut ends the subscription, with ErrLoggedOut, when

@@ -140,7 +140,7 @@ func TestChat_Terminal(t *testing.T) {
 	tm.typeLine("/frob")
 	tm.waitText("unknown command /frob; /help lists the commands")
 	tm.typeLine("/join nowhere-" + suffix)
-	tm.waitText("There is no channel #nowhere-" + suffix + ". Create it? (y/n)")
+	tm.waitText("#nowhere-" + suffix + " does not exist; create it? (y/n)")
 	tm.key("n")
 	tm.waitText("#nowhere-" + suffix + " was not created")
 

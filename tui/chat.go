@@ -473,7 +473,7 @@ func (m *chat) onResult(r resultMsg) tea.Cmd {
 	}
 	if r.ask != "" {
 		m.confirm = r.ask
-		m.setNotice(fmt.Sprintf("There is no channel #%s. Create it? (y/n)", r.ask), false)
+		m.setNotice(fmt.Sprintf("#%s does not exist; create it? (y/n)", r.ask), false)
 		return nil
 	}
 	m.setNotice(r.notice, false)

@@ -59,7 +59,9 @@ func (m *chat) View() string {
 
 	status := " " + m.currentTitle() + " · " + m.state
 	style := barStyle
-	if m.notice != "" {
+	if m.confirm != "" {
+		status = " " + m.notice // the question alone, so that it fits
+	} else if m.notice != "" {
 		status += " · " + m.notice
 		if m.isErr {
 			style = errBarStyle
