@@ -13,6 +13,7 @@ import (
 
 	"parley/client"
 	"parley/db/dbtest"
+	"parley/model"
 )
 
 // terminal is a real terminal: a tmux session on a private server, driven
@@ -197,6 +198,42 @@ func TestChat_Terminal(t *testing.T) {
 	}
 	keep(t, "chat-80x24.txt", s)
 
+	// Conversations not shown count what arrives in them: a channel alice
+	// joins and leaves in the background, and a direct message from bob.
+	other := "other-" + suffix
+	oc, err := bob.CreateChannel(ctx, client.ChannelRequest{Name: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.typeLine("/join " + other)
+	tm.waitText("#" + other + " · connected")
+	tm.key("BTab") // back to the lobby
+	tm.waitText("#" + channel + " · connected")
+	for _, body := range []string{"one", "two"} {
+		if _, err := bob.PostMessage(ctx, oc.ID, client.MessageRequest{Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dm, err := bob.OpenDirect(ctx, userID(t, bob, alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.PostMessage(ctx, dm.ID, client.MessageRequest{Body: "just between us"}); err != nil {
+		t.Fatal(err)
+	}
+	s = tm.waitFor("unread counts for #"+other+" and @bob", func(s string) bool {
+		r := rows(s)
+		return len(r) > 5 && strings.Contains(r[3], "#"+other) && strings.HasSuffix(strings.TrimRight(r[3][:strings.Index(r[3], "│")], " "), " 2") &&
+			strings.Contains(r[4], "Direct") && strings.Contains(r[5], "@bob_"+suffix) && strings.Contains(r[5], " 1")
+	})
+	keep(t, "chat-unread-80x24.txt", s)
+	tm.key("Tab")
+	tm.key("Tab")
+	tm.waitText("@bob_" + suffix + " · connected")
+	tm.waitText("bob_" + suffix + ": just between us")
+	tm.key("Tab")
+	tm.waitText("#" + channel + " · connected")
+
 	// A deletion shows too, and the terminal can shrink.
 	if _, err := bob.DeleteMessage(ctx, m.ID); err != nil {
 		t.Fatal(err)
@@ -216,6 +253,16 @@ func TestChat_Terminal(t *testing.T) {
 
 	tm.typeLine("/quit")
 	tm.waitText("exit=0")
+}
+
+// userID finds the id of username, as c sees it.
+func userID(t *testing.T, c *client.Client, username string) model.UserID {
+	t.Helper()
+	p, err := c.Users(context.Background(), client.PageQuery{Q: username})
+	if err != nil || len(p.Items) != 1 {
+		t.Fatalf("find user %s: %+v, %v", username, p, err)
+	}
+	return p.Items[0].ID
 }
 
 // keep stores a screen as an artifact of the test.

@@ -379,6 +379,13 @@ func (m *chat) onUpdate(u client.Update) tea.Cmd {
 	case client.Disconnected:
 		m.state = "reconnecting (" + explain(u.Err) + ")"
 	case client.Joined:
+		if cv := m.convs[u.Conversation.ID]; cv != nil && (cv.loaded || cv.loading) {
+			// Shown already, from the answer to /join: its history may have
+			// been read before the subscription's cursor, so read it again.
+			// Whatever both hold merges by seq.
+			cv.info = u.Conversation
+			return m.loadHistory(cv.info.ID, client.HistoryQuery{Limit: historyPage}, false)
+		}
 		return m.adopt(u.Conversation)
 	case client.Left:
 		m.forget(u.ConversationID)
