@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"parley/client"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // The terminal client's scriptable commands, run as a person or a shell

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"parley/client"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # depcheck.sh enforces the dependency rules of STYLE.md §1: model imports
-# only the standard library, api reaches neither db nor notify, and the
-# clients (client, tui) reach the server only over the wire.
+# only the standard library, api reaches neither db nor notify, the server
+# carries no bench or test code, and the clients (client, tui) reach the
+# server only over the wire.
 set -euo pipefail
 fail=0
 extra=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./model | grep -vx 'parley/model' || true)
@@ -39,6 +40,14 @@ fi
 bad=$(go list -deps ./tui | grep -E '^parley/' | grep -vxE 'parley/(tui|client|model)' || true)
 if [ -n "$bad" ]; then
 	echo "depcheck: tui must import only client and model of ours, but imports:" >&2
+	echo "$bad" >&2
+	fail=1
+fi
+# The product never reaches the bench tools or the test helpers: only
+# tests and bench/ import internal/, and nothing outside bench/ imports it.
+bad=$(go list -deps ./cmd/parley | grep -E '^parley/(bench|internal)(/|$)' || true)
+if [ -n "$bad" ]; then
+	echo "depcheck: the server must not import bench or internal (test helpers), but imports:" >&2
 	echo "$bad" >&2
 	fail=1
 fi

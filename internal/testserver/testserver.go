@@ -23,8 +23,8 @@ import (
 
 	_ "github.com/lib/pq" // to create the examples' database
 
-	"parley/db/dbtest"
-	"parley/redistest"
+	"parley/internal/dbtest"
+	"parley/internal/redistest"
 )
 
 // Secret signs every instance's access tokens, so a token from one works on
