@@ -126,7 +126,7 @@ func (s *Subscription) Err() error {
 // Close stops the subscription and waits until it has.
 func (s *Subscription) Close() {
 	s.cancel()
-	for range s.updates { //nolint:revive // drain, so run is not blocked sending
+	for range s.updates { // drain, so that run is not blocked sending
 	}
 	<-s.done
 }

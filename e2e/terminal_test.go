@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -113,7 +114,8 @@ func rows(screen string) []string {
 // message arrive and then its edit, and quit. The last screen is kept as
 // an artifact (go test -artifacts).
 func TestChat_Terminal(t *testing.T) {
-	srv := startParley(t, "parley", serverConfig{DSN: dbtest.DSN(t)})
+	dsn := dbtest.DSN(t)
+	srv := startParley(t, "parley", serverConfig{DSN: dsn})
 	suffix := randomHex(3)
 	alice, channel := "alice_"+suffix, "lobby-"+suffix
 	bob := newClient(t, srv.URL, "bob_"+suffix)
@@ -232,6 +234,20 @@ func TestChat_Terminal(t *testing.T) {
 	tm.waitText("@bob_" + suffix + " · connected")
 	tm.waitText("bob_" + suffix + ": just between us")
 	tm.key("Tab")
+	tm.waitText("#" + channel + " · connected")
+
+	// The server goes away and comes back: the chat says so, reconnects by
+	// itself and shows what was posted meanwhile.
+	srv.signal(t, syscall.SIGTERM)
+	if !srv.wait(stopTimeout) {
+		t.Fatal("the server did not stop")
+	}
+	tm.waitText("reconnecting (cannot reach " + srv.Addr)
+	startParley(t, "parley again", serverConfig{DSN: dsn, Env: map[string]string{"PARLEY_ADDR": srv.Addr}})
+	if _, err := bob.PostMessage(ctx, ch.ID, client.MessageRequest{Body: "posted while you were away"}); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitText("bob_" + suffix + ": posted while you were away")
 	tm.waitText("#" + channel + " · connected")
 
 	// A deletion shows too, and the terminal can shrink.
