@@ -137,19 +137,6 @@ func TestCLI_SendIntoTail(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("parley send: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
 	}
-	// bob edits and deletes his own message; tail shows both.
-	c := context.Background()
-	m, err := bob.PostMessage(c, ch.ID, client.MessageRequest{Body: "bob was here"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.EditMessage(c, m.ID, "bob was here, edited"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.DeleteMessage(c, m.ID); err != nil {
-		t.Fatal(err)
-	}
-
 	type line struct {
 		Type    string     `json:"type"`
 		Channel string     `json:"channel"`
@@ -160,13 +147,36 @@ func TestCLI_SendIntoTail(t *testing.T) {
 		Deleted *time.Time `json:"deleted_at"`
 	}
 	var got []line
-	tail.out.waitLine(t, tail, 30*time.Second, "5 changes on tail's output", func(l string) bool {
-		var x line
-		if json.Unmarshal([]byte(l), &x) == nil && x.Type != "" {
-			got = append(got, x)
-		}
-		return len(got) == 5
-	})
+	// waitLines waits until tail has printed n changes, all kept in got.
+	waitLines := func(n int) {
+		t.Helper()
+		got = got[:0] // waitLine reads from the first line again
+		tail.out.waitLine(t, tail, 30*time.Second, fmt.Sprintf("%d changes on tail's output", n), func(l string) bool {
+			var x line
+			if json.Unmarshal([]byte(l), &x) == nil && x.Type != "" {
+				got = append(got, x)
+			}
+			return len(got) == n
+		})
+	}
+	waitLines(2)
+	// bob posts, edits and deletes a message: tail shows each as it happens.
+	// (A change is shown with the message as it is when tail fetches it,
+	// so each step waits for the one before to show.)
+	c := context.Background()
+	m, err := bob.PostMessage(c, ch.ID, client.MessageRequest{Body: "bob was here"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLines(3)
+	if _, err := bob.EditMessage(c, m.ID, "bob was here, edited"); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(4)
+	if _, err := bob.DeleteMessage(c, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(5)
 	want := []struct{ typ, sender, body string }{
 		{"message.created", "alice_" + suffix, "first line"},
 		{"message.created", "alice_" + suffix, "second line"},
@@ -201,12 +211,13 @@ func TestCLI_SendIntoTail(t *testing.T) {
 	go func() {
 		var seen []byte
 		buf := make([]byte, 4096)
+		told := false
 		for {
 			n, err := stderr.Read(buf)
 			seen = append(seen, buf[:n]...)
-			if following != nil && bytes.Contains(seen, []byte("following")) {
+			if !told && bytes.Contains(seen, []byte("following")) {
 				close(following)
-				following = nil
+				told = true
 			}
 			if err != nil {
 				break
