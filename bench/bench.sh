@@ -29,8 +29,9 @@
 # BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
 # settings), BENCH_PHASES (the parley-bench phases loaded in each round,
-# default "post history"; post-one has all 32 clients post to one channel,
-# post-single one client alone: pgbench replays only post and history),
+# default "post history post-one post-single"; post-one has all 32 clients
+# post to one channel, post-single one client alone; pgbench replays only
+# post and history),
 # BENCH_SLOW_FLUSH (1: PostgreSQL waits 1 ms before every WAL flush, as a
 # cloud disk would make it, with commit_delay=1000 and commit_siblings=0;
 # synchronous_commit stays on), GO (default go).
@@ -248,7 +249,7 @@ run_http() {
 # larger table or always right after another: a slow spell of the machine
 # (a checkpoint, autovacuum, a neighbour on the host) then falls on every
 # side alike.
-read -ra phases <<<"${BENCH_PHASES:-post history}"
+read -ra phases <<<"${BENCH_PHASES:-post history post-one post-single}"
 : >"$dir/bench.out"
 for round in $(seq "$rounds"); do
 	for phase in "${phases[@]}"; do
