@@ -72,7 +72,8 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, user model.
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 	up := &upgrade{ResponseWriter: w}
-	ws, err := websocket.Accept(up, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // the caller checked Origin
+	// The caller checked the Origin.
+	ws, err := websocket.Accept(up, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil { // Accept has answered: not a valid handshake
 		h.log.DebugContext(r.Context(), "websocket handshake refused", "user_id", user, "err", err)
 		return nil
