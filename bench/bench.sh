@@ -24,9 +24,11 @@
 # with its ratios reported beside the server's), BENCH_AGAINST (another
 # build of parley, say of the commit before a change, started with the same
 # settings and loaded in every round beside BINARY: a paired comparison
-# that the machine's drift hits alike), BENCH_AGAINST_ENV (settings the
-# BENCH_AGAINST side is started with besides, e.g. "PARLEY_PUSH=false" with
-# BENCH_AGAINST=BINARY to weigh a setting in the same rounds),
+# that the machine's drift hits alike; BENCH_AGAINST_OWN_DB=1 gives it a
+# database of its own, set up alike, for a build whose schema differs),
+# BENCH_AGAINST_ENV (settings the BENCH_AGAINST side is started with
+# besides, e.g. "PARLEY_PUSH=false" with BENCH_AGAINST=BINARY to weigh a
+# setting in the same rounds),
 # BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
 # settings), BENCH_PHASES (the parley-bench phases loaded in each round,
@@ -49,7 +51,7 @@ rounds=${BENCH_ROUNDS:-6}
 duration=${BENCH_DURATION:-3}
 warmup=${BENCH_WARMUP:-1}
 body='The quick brown fox jumps over the lazy dog while the bench runs.'
-post_target=0.6    # POST req/s over pgbench post.sql tps
+post_target=0.8    # POST req/s over pgbench post.sql tps (one transaction per message), issue 15
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
@@ -139,9 +141,14 @@ if [ "$floor" != 0 ]; then
 	wait_ready "${side_url[floor]}" "${side_pid[floor]}"
 	extras+=(floor)
 fi
+against_dsn=$dsn against_state=$dir/state.json
+if [ "${BENCH_AGAINST_OWN_DB:-0}" = 1 ]; then
+	"$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley_against'
+	against_dsn="$(pg_url "$dir/sock" parley_against)${BENCH_DSN_OPTIONS:-}" against_state=$dir/state-against.json
+fi
 if [ -n "${BENCH_AGAINST:-}" ]; then
 	# shellcheck disable=SC2086 # BENCH_AGAINST_ENV is NAME=VALUE words
-	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url" ${BENCH_AGAINST_ENV:-}
+	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$against_dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url" ${BENCH_AGAINST_ENV:-}
 	side_pid[against]=$SERVE_PID side_url[against]=$SERVE_URL
 	wait_ready "$SERVE_URL" "$SERVE_PID"
 	extras+=(against)
@@ -155,6 +162,10 @@ say "server ready at $url; $rounds rounds of ${warmup}s warm-up + ${duration}s p
 in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" -body "$body" \
 	-state "$dir/state.json" -phases '' >"$dir/setup.out"
 grep '^setup: ' "$dir/setup.out" || true
+if [ -n "${BENCH_AGAINST:-}" ] && [ "$against_state" != "$dir/state.json" ]; then
+	in_background "$root/bin/parley-bench" -url "${side_url[against]}" -clients "$clients" -body "$body" \
+		-state "$against_state" -phases '' >"$dir/setup-against.out"
+fi
 
 # field PHASE KEY prints KEY's value from the "BENCH PHASE …" line of
 # bench.out, or of FILE if given.
@@ -222,11 +233,12 @@ run_pgbench() {
 # server, or against another side (floor, against), and adds its line to
 # bench.out as PHASE or SIDE-PHASE.
 run_http() {
-	local target=$url pid=$server_pid name=$1
+	local target=$url pid=$server_pid name=$1 state=$dir/state.json
 	if [ -n "${3:-}" ]; then
 		target=${side_url[$3]} pid=${side_pid[$3]} name=$3-$1
+		[ "$3" != against ] || state=$against_state
 	fi
-	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$dir/state.json" \
+	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$state" \
 		-phases "$1" -duration "${duration}s" -warmup "${warmup}s" \
 		-cpu "server=$pid,postgres=$postmaster$cpu_procs" >"$dir/http.out"
 	sed -n "s/^BENCH $1 /BENCH $name round=$2 /p" "$dir/http.out" >>"$dir/bench.out"
