@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,4 +192,49 @@ func TestConfusables(t *testing.T) {
 			post(t, body).wantError(http.StatusBadRequest, model.EMalformed, "")
 		})
 	}
+}
+
+// TestMemberList_Paged checks that a channel's members come a page at a
+// time, in username order, each exactly once, and that a bad cursor or
+// limit is refused.
+func TestMemberList_Paged(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	owner := s.register(t, "owner")
+	conv := owner.channel("big")
+	want := []string{"owner"}
+	for _, name := range []string{"erin", "Bob", "alice", "dave", "carol"} {
+		s.register(t, name).put(fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil).want(http.StatusOK)
+		want = append(want, name)
+	}
+	slices.SortFunc(want, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+
+	path := fmt.Sprintf("/api/v1/conversations/%d/members", conv)
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > len(want) {
+			t.Fatalf("still paging after %d pages; got %v", pages, got)
+		}
+		q := path + "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		p := decodeJSON[pageJSON[memberJSON]](owner.get(q).want(http.StatusOK))
+		if len(p.Items) > 2 {
+			t.Fatalf("got %d members in a page of limit 2", len(p.Items))
+		}
+		for _, m := range p.Items {
+			got = append(got, m.Username)
+		}
+		if !p.HasMore {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got members %v over the pages, want %v", got, want)
+	}
+	owner.get(path+"?cursor=not-a-cursor!").wantError(http.StatusUnprocessableEntity, model.EInvalid, "cursor")
+	owner.do(request{method: http.MethodGet, path: path + "?limit=101", invalid: true}).wantError(http.StatusUnprocessableEntity, model.EInvalid, "limit")
 }

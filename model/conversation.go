@@ -78,6 +78,12 @@ type ChannelFilter struct {
 	Limit int
 }
 
+// MemberFilter pages a conversation's members.
+type MemberFilter struct {
+	After string // exclusive: lowercased username of the last member on the previous page
+	Limit int
+}
+
 // Member is a user's membership in a conversation.
 type Member struct {
 	User     User
