@@ -423,3 +423,17 @@ func within(tb testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 	}
 }
+
+// awaitDone waits up to d for done to be closed, and fails tb naming what
+// otherwise: a goroutine that never ends fails the test with a message
+// rather than hanging until go test's timeout.
+func awaitDone(tb testing.TB, done <-chan struct{}, d time.Duration, what string) {
+	tb.Helper()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		tb.Errorf("%s: still running after %s", what, d)
+	}
+}
