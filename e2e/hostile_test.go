@@ -30,7 +30,7 @@ var plainBin = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "parley")
 	out, err := exec.Command("go", "build", "-o", bin, "parley/cmd/parley").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return bin, nil
 })
