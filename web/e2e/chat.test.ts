@@ -52,7 +52,9 @@ describe("two people chatting", () => {
     await alice.getByLabel("Password").fill("short");
     await alice.getByRole("button", { name: "Create account" }).click();
     // The browser's own check stops a short password before it is sent.
-    expect(await alice.getByLabel("Password").evaluate((el: HTMLInputElement) => el.validity.tooShort)).toBe(true);
+    expect(await alice.getByLabel("Password").evaluate((el: HTMLInputElement) => el.validity.tooShort)).toBe(
+      true,
+    );
     await alice.getByLabel("Password").fill("correct horse battery");
     await alice.getByRole("button", { name: "Create account" }).click();
     await alice.getByRole("navigation", { name: "Conversations" }).waitFor();

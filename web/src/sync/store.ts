@@ -34,6 +34,8 @@ export type ConversationState = {
   // eventSeq is the last change applied to messages.
   eventSeq: number;
   hasOlder: boolean;
+  // rev changes whenever messages do, so views can skip unchanged work.
+  rev: number;
 };
 
 export const firstPage = 15;
@@ -107,16 +109,22 @@ export class ChatStore {
     if (c.messages && meta.last_event_seq > c.eventSeq) await this.catchUp(c);
   }
 
-  // open loads the latest messages of a conversation, once.
+  // open loads the latest messages of a conversation, once. It need not
+  // wait for the first sync: a page opened on a conversation's URL shows it
+  // as soon as these two requests answer.
   open(id: number): Promise<void> {
     return this.run(id, async () => {
-      const c = this.conversations.get(id);
-      if (!c || c.messages) return;
+      if (this.conversations.get(id)?.messages) return;
       // Read the counter before the messages: any change after it is then
       // in the changes feed, and replaying one already seen is harmless.
       const meta = await this.api.getConversation(id);
       const page = await this.api.latestMessages(id, firstPage);
-      if (this.conversations.get(id) !== c) return;
+      let c = this.conversations.get(id);
+      if (!c) {
+        if (this.synced) return; // left meanwhile
+        c = newState(meta);
+        this.conversations.set(id, c);
+      }
       c.meta = mergeMeta(c.meta, meta);
       c.messages = new Map();
       c.eventSeq = meta.last_event_seq;
@@ -124,6 +132,7 @@ export class ChatStore {
       c.loSeq = page.items[0]?.seq ?? meta.last_seq + 1;
       c.hiSeq = page.items.at(-1)?.seq ?? meta.last_seq;
       c.hasOlder = page.has_more;
+      c.rev++;
       this.emit();
       if (c.meta.last_event_seq > c.eventSeq || c.hiSeq < c.meta.last_seq) await this.catchUp(c);
     });
@@ -141,6 +150,7 @@ export class ChatStore {
       }
       c.loSeq = Math.min(c.loSeq, page.items[0]?.seq ?? c.loSeq);
       c.hasOlder = page.has_more;
+      c.rev++;
       this.emit();
     });
   }
@@ -173,6 +183,7 @@ export class ChatStore {
   // put stores a message in a loaded conversation, newest state winning.
   private put(c: ConversationState, m: Message): void {
     if (!c.messages || m.seq < c.loSeq) return;
+    c.rev++;
     const had = c.messages.get(m.seq);
     c.messages.set(m.seq, had ? newer(had, m) : m);
     if (m.seq > c.hiSeq) {
@@ -290,7 +301,7 @@ export class ChatStore {
 }
 
 function newState(meta: Conversation): ConversationState {
-  return { meta, messages: null, loSeq: 1, hiSeq: 0, eventSeq: 0, hasOlder: false };
+  return { meta, messages: null, loSeq: 1, hiSeq: 0, eventSeq: 0, hasOlder: false, rev: 0 };
 }
 
 // mergeMeta keeps the counters that only grow at their highest, so an answer

@@ -43,12 +43,13 @@ export function ChatScreen({ session, me }: { session: Session; me: User }) {
   }, [chat]);
 
   const open = openId === null ? undefined : chat.store.conversations.get(openId);
+  const known = open !== undefined;
   useEffect(() => {
-    if (open) {
-      void chat.store.open(open.meta.id);
-      chat.learnMembers(open.meta.id);
-    }
-  }, [chat, open?.meta.id]);
+    if (openId === null) return;
+    // Not waiting for the conversation list: the URL says which to show.
+    chat.store.open(openId).catch(() => undefined);
+    chat.learnMembers(openId);
+  }, [chat, openId, known]);
 
   const totalUnread = chat.store
     .ordered()

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { describe } from "../api/client";
 import type { Message } from "../api/types";
 import type { Chat } from "../chat";
@@ -32,18 +32,33 @@ export function ConversationView({ chat, conv }: { chat: Chat; conv: Conversatio
     return () => clearTimeout(t);
   }, [chat, id, hi, readSeq, atBottom, visible, conv.messages]);
 
-  const messages = chat.store.messages(id);
-  const sent = new Set(messages.map((m) => m.client_msg_id).filter(Boolean));
-  const rows: Row[] = [];
-  let prev: Message | undefined;
-  for (const m of messages) {
-    rows.push({ key: `m${m.id}`, message: m, grouped: groups(prev, m), newDay: newDay(prev, m) });
-    prev = m;
-  }
-  for (const p of chat.outbox.pending(id)) {
-    if (!sent.has(p.clientMsgId))
-      rows.push({ key: `p${p.clientMsgId}`, pending: p, grouped: false, newDay: false });
-  }
+  // Rows are rebuilt only when the messages or the outbox change, not on
+  // every render (typing notices, presence): with thousands loaded it shows.
+  const pending = chat.outbox.pending(id);
+  const pendingKey = pending.map((p) => `${p.clientMsgId}:${p.state}:${p.attempts}`).join();
+  const rows = useMemo(() => {
+    const messages = chat.store.messages(id);
+    const sent = new Set(messages.map((m) => m.client_msg_id).filter(Boolean));
+    const out: Row[] = [];
+    let prev: Message | undefined;
+    let prevDay = "";
+    for (const m of messages) {
+      const day = new Date(m.created_at).toDateString();
+      out.push({
+        key: `m${m.id}`,
+        message: m,
+        grouped: groups(prev, m, day === prevDay),
+        newDay: day !== prevDay,
+      });
+      prev = m;
+      prevDay = day;
+    }
+    for (const p of pending) {
+      if (!sent.has(p.clientMsgId))
+        out.push({ key: `p${p.clientMsgId}`, pending: p, grouped: false, newDay: false });
+    }
+    return out;
+  }, [chat, id, conv.rev, pendingKey]);
 
   const typers = chat.typers(id);
   const leave = async () => {
@@ -108,13 +123,11 @@ export function ConversationView({ chat, conv }: { chat: Chat; conv: Conversatio
   );
 }
 
-function groups(prev: Message | undefined, m: Message): boolean {
-  if (!prev || prev.sender_id !== m.sender_id || prev.deleted_at) return false;
-  return Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000 && !newDay(prev, m);
-}
-
-function newDay(prev: Message | undefined, m: Message): boolean {
-  return !prev || new Date(prev.created_at).toDateString() !== new Date(m.created_at).toDateString();
+// groups says whether m continues prev's group: same sender, same day,
+// within five minutes.
+function groups(prev: Message | undefined, m: Message, sameDay: boolean): boolean {
+  if (!prev || !sameDay || prev.sender_id !== m.sender_id || prev.deleted_at) return false;
+  return Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60_000;
 }
 
 function Composer({ chat, conversationId, label }: { chat: Chat; conversationId: number; label: string }) {

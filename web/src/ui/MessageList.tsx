@@ -4,7 +4,8 @@
 // view stays put when older messages are prepended or a row above changes
 // height: after each render the first visible row is put back where it was.
 // At the bottom, the view follows new messages.
-import { useLayoutEffect, useReducer, useRef, useState } from "preact/hooks";
+import { memo } from "preact/compat";
+import { useLayoutEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
 import { describe } from "../api/client";
 import type { Message } from "../api/types";
 import type { Chat } from "../chat";
@@ -33,22 +34,44 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
   const stick = useRef(true);
   const anchor = useRef<{ key: string; delta: number } | null>(null);
   const loading = useRef(false);
-  const [view, setView] = useState({ top: 0, height: 800 });
-  const [, remeasure] = useReducer((n: number) => n + 1, 0);
+  const [measured, remeasure] = useReducer((n: number) => n + 1, 0);
+  const [range, setRange] = useState({ start: Math.max(0, rows.length - 30), end: rows.length });
   const [editing, setEditing] = useState<number | null>(null);
 
-  const offsets = new Array<number>(rows.length + 1);
-  offsets[0] = 0;
-  const index = new Map<string, number>();
-  rows.forEach((r, i) => {
-    index.set(r.key, i);
-    offsets[i + 1] = (offsets[i] as number) + (heights.current.get(r.key) ?? estimate);
-  });
+  // offsets[i] is the top of row i; offsets[rows.length] the total height.
+  const { offsets, index } = useMemo(() => {
+    const offsets = new Float64Array(rows.length + 1);
+    const index = new Map<string, number>();
+    rows.forEach((r, i) => {
+      index.set(r.key, i);
+      offsets[i + 1] = (offsets[i] as number) + (heights.current.get(r.key) ?? estimate);
+    });
+    return { offsets, index };
+  }, [rows, measured]);
   const total = offsets[rows.length] as number;
-  let start = 0;
-  while (start < rows.length && (offsets[start + 1] as number) < view.top - overscan) start++;
-  let end = start;
-  while (end < rows.length && (offsets[end] as number) < view.top + view.height + overscan) end++;
+
+  // rowAt is the index of the row at y.
+  const rowAt = (y: number): number => {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((offsets[mid + 1] as number) <= y) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const rangeFor = (el: HTMLElement) => ({
+    start: rowAt(el.scrollTop - overscan),
+    end: Math.min(rows.length, rowAt(el.scrollTop + el.clientHeight + overscan) + 1),
+  });
+  const start = Math.min(range.start, rows.length);
+  const end = Math.min(Math.max(range.end, start), rows.length);
+
+  const update = (el: HTMLElement) => {
+    const r = rangeFor(el);
+    if (r.start !== range.start || r.end !== range.end) setRange(r);
+  };
 
   const onScroll = () => {
     const el = scroller.current;
@@ -57,11 +80,10 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
     if (atBottom !== stick.current) onAtBottom(atBottom);
     stick.current = atBottom;
     // Remember the first row in view, to put it back after the next render.
-    let i = 0;
-    while (i < rows.length && (offsets[i + 1] as number) <= el.scrollTop) i++;
+    const i = rowAt(el.scrollTop);
     const r = rows[i];
     anchor.current = r ? { key: r.key, delta: el.scrollTop - (offsets[i] as number) } : null;
-    setView({ top: el.scrollTop, height: el.clientHeight });
+    update(el);
     if (el.scrollTop < nearTop && hasOlder && !loading.current) {
       loading.current = true;
       loadOlder()
@@ -75,7 +97,8 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    // Measure what is rendered; re-render if an estimate was wrong.
+    // Measure the rows rendered for the first time; re-render if an
+    // estimate was wrong.
     let changed = false;
     for (const child of el.querySelectorAll<HTMLElement>("[data-key]")) {
       const key = child.dataset.key as string;
@@ -84,6 +107,10 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
         heights.current.set(key, h);
         changed = true;
       }
+    }
+    if (changed) {
+      remeasure(0);
+      return;
     }
     if (stick.current) {
       el.scrollTop = el.scrollHeight;
@@ -94,10 +121,7 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
         if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want;
       }
     }
-    if (changed) remeasure(0);
-    else if (Math.abs(view.top - el.scrollTop) > 1 || view.height !== el.clientHeight) {
-      setView({ top: el.scrollTop, height: el.clientHeight });
-    }
+    update(el);
   });
 
   // A short history does not scroll: load older messages until it does.
@@ -111,7 +135,7 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
     if (!el) return;
     const ro = new ResizeObserver(() => {
       if (stick.current) el.scrollTop = el.scrollHeight;
-      setView({ top: el.scrollTop, height: el.clientHeight });
+      remeasure(0);
     });
     ro.observe(el);
     return () => ro.disconnect();
@@ -127,6 +151,7 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
             key={r.key}
             chat={chat}
             row={r}
+            senderName={chat.person(r.message ? r.message.sender_id : chat.me.id).display_name}
             first={!hasOlder && r === rows[0]}
             editing={r.message?.id === editing}
             setEditing={setEditing}
@@ -142,9 +167,11 @@ export function MessageList({ chat, rows, label, hasOlder, loadOlder, onAtBottom
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
 
-function MessageRow({
+// MessageRow re-renders only when its own props change, not on every scroll.
+const MessageRow = memo(function MessageRow({
   chat,
   row,
+  senderName,
   first,
   editing,
   setEditing,
@@ -152,6 +179,7 @@ function MessageRow({
 }: {
   chat: Chat;
   row: Row;
+  senderName: string;
   first: boolean;
   editing: boolean;
   setEditing: (id: number | null) => void;
@@ -160,7 +188,6 @@ function MessageRow({
   const m = row.message;
   const p = row.pending;
   const senderId = m ? m.sender_id : chat.me.id;
-  const sender = chat.person(senderId);
   const when = new Date(m ? m.created_at : (p?.createdAt ?? 0));
   const mine = senderId === chat.me.id;
   const deleted = Boolean(m?.deleted_at);
@@ -180,13 +207,13 @@ function MessageRow({
           </span>
         ) : (
           <span class="avatar" aria-hidden="true" data-hue={senderId % 8}>
-            {initial(sender.display_name)}
+            {initial(senderName)}
           </span>
         )}
         <div class="msg-main">
           {!row.grouped && (
             <div class="msg-meta">
-              <strong class="sender">{sender.display_name}</strong>
+              <strong class="sender">{senderName}</strong>
               <time class="muted" dateTime={when.toISOString()}>
                 {timeFmt.format(when)}
               </time>
@@ -230,7 +257,7 @@ function MessageRow({
       </div>
     </li>
   );
-}
+});
 
 function PendingState({ chat, p }: { chat: Chat; p: Pending }) {
   if (p.state === "sending") return <span class="pending-note muted">Sending…</span>;
