@@ -92,8 +92,8 @@ fuzz:
 ## target; the exit status says whether every target was met.
 bench: build
 	@rest=0; ws=0; \
-	scripts/bench.sh $(BIN) || rest=$$?; \
-	scripts/bench-ws.sh $(BIN) || ws=$$?; \
+	bench/bench.sh $(BIN) || rest=$$?; \
+	bench/bench-ws.sh $(BIN) || ws=$$?; \
 	[ $$rest -eq 0 ] && [ $$ws -eq 0 ]
 
 ## bench-web: the web app's figures: gzipped JavaScript of the first load,

@@ -13,7 +13,7 @@ import (
 
 	"parley"
 	"parley/api"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 	"parley/ratelimit"
 )

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -23,43 +24,84 @@ type Limiter interface {
 }
 
 // Rate allows bursts of N events and N per Per sustained: Rate{20, 2 *
-// time.Second} is 10 per second with bursts of 20.
+// time.Second} is 10 per second with bursts of 20. Its text form is
+// N/PERIOD, such as 20/2s or 30/1m.
 type Rate struct {
 	N   int
 	Per time.Duration
 }
 
-// Limits are the rates each client may not exceed.
+// Limits are the rates each client may not exceed. A zero Rate means its
+// value in DefaultLimits.
 type Limits struct {
 	// AuthPerIP caps logins from one client IP, and separately registrations.
-	// Default 30 per minute.
 	AuthPerIP Rate
 	// AuthPerUsername caps logins naming one username, and separately
-	// registrations, against password guessing spread over many IPs. Default
-	// 10 per minute.
+	// registrations, against password guessing spread over many IPs.
 	AuthPerUsername Rate
-	// PostPerUser caps the messages one user posts. Default 10 per second
-	// with bursts of 20.
+	// PostPerUser caps the messages one user posts.
 	PostPerUser Rate
 	// TicketPerUser caps the WebSocket tickets one user asks for: one per
-	// browser (re)connect. Default 30 per minute.
+	// browser (re)connect.
 	TicketPerUser Rate
 }
 
+// DefaultLimits are the rates in force where a Limits field is zero; serve's
+// settings show them as their defaults.
+var DefaultLimits = Limits{
+	AuthPerIP:       Rate{N: 30, Per: time.Minute},
+	AuthPerUsername: Rate{N: 10, Per: time.Minute},
+	PostPerUser:     Rate{N: 20, Per: 2 * time.Second},
+	TicketPerUser:   Rate{N: 30, Per: time.Minute},
+}
+
+// withDefaults fills each zero Rate from DefaultLimits. It walks the fields
+// by reflection so that a new limit is a field and a default, nothing more.
 func (l Limits) withDefaults() Limits {
-	l.AuthPerIP = l.AuthPerIP.or(Rate{N: 30, Per: time.Minute})
-	l.AuthPerUsername = l.AuthPerUsername.or(Rate{N: 10, Per: time.Minute})
-	l.PostPerUser = l.PostPerUser.or(Rate{N: 20, Per: 2 * time.Second})
-	l.TicketPerUser = l.TicketPerUser.or(Rate{N: 30, Per: time.Minute})
+	v, def := reflect.ValueOf(&l).Elem(), reflect.ValueOf(DefaultLimits)
+	for i := range v.NumField() {
+		if r := v.Field(i).Interface().(Rate); r.N <= 0 || r.Per <= 0 {
+			v.Field(i).Set(def.Field(i))
+		}
+	}
 	return l
 }
 
-func (r Rate) or(def Rate) Rate {
-	if r.N <= 0 || r.Per <= 0 {
-		return def
+// String returns the rate as N/PERIOD, with the period short: 10/1m, not
+// 10/1m0s.
+func (r Rate) String() string {
+	per := r.Per.String()
+	if strings.HasSuffix(per, "m0s") {
+		per = per[:len(per)-2]
 	}
-	return r
+	if strings.HasSuffix(per, "h0m") {
+		per = per[:len(per)-2]
+	}
+	return strconv.Itoa(r.N) + "/" + per
 }
+
+// UnmarshalText reads N/PERIOD such as "10/1m", "5/30s" or "100/1h"; N must
+// be above 0 and PERIOD a positive duration.
+func (r *Rate) UnmarshalText(text []byte) error {
+	s := string(text)
+	n, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return fmt.Errorf("%q is not N/PERIOD such as 10/1m", s)
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count < 1 {
+		return fmt.Errorf("%q: the count must be a whole number above 0", s)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q: the period must be a positive duration such as 1m", s)
+	}
+	*r = Rate{N: count, Per: d}
+	return nil
+}
+
+// MarshalText is String as bytes, so that a Rate reads back as written.
+func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // limit charges one event to key. Over the rate, it sets Retry-After in whole
 // seconds and returns ERateLimited.

@@ -24,7 +24,8 @@ type Config struct {
 	// least auth.MinSecretLen (32) bytes; NewServer panics otherwise.
 	JWTSecret []byte
 	// HistoryLimit is the number of messages in a history page whose request
-	// does not set limit. Default 15, at most model.MaxPageLimit.
+	// does not set limit. Default model.DefaultPageLimit, at most
+	// model.MaxPageLimit.
 	HistoryLimit int
 	// AllowedOrigins are the browser origins, such as
 	// "https://chat.example.org", that may call the API from another origin;
@@ -51,13 +52,9 @@ type Config struct {
 	verifier *auth.Verifier
 }
 
-// defaultHistoryLimit is the size of a history page when neither the request
-// nor Config says.
-const defaultHistoryLimit = 15
-
 func (c Config) withDefaults() Config {
 	if c.HistoryLimit <= 0 {
-		c.HistoryLimit = defaultHistoryLimit
+		c.HistoryLimit = model.DefaultPageLimit
 	}
 	c.HistoryLimit = min(c.HistoryLimit, model.MaxPageLimit)
 	if c.Now == nil {

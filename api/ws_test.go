@@ -13,7 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"parley/api"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 

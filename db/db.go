@@ -301,20 +301,17 @@ func notFound(what string) error {
 	return &model.Error{Code: model.ENotFound, Message: what + " not found."}
 }
 
-// pageLimit turns a requested page size into one the store serves: 15 when
-// unset, at most model.MaxPageLimit.
+// pageLimit turns a requested page size into one the store serves:
+// model.DefaultPageLimit when unset, at most model.MaxPageLimit.
 func pageLimit(n int) int {
 	switch {
 	case n <= 0:
-		return defaultPageLimit
+		return model.DefaultPageLimit
 	case n > model.MaxPageLimit:
 		return model.MaxPageLimit
 	}
 	return n
 }
-
-// defaultPageLimit is the page size when a filter leaves Limit zero.
-const defaultPageLimit = 15
 
 // escapeLike escapes LIKE's metacharacters (and its escape character,
 // backslash) so that s matches only itself.

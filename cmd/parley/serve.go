@@ -74,6 +74,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("start event hub: %w", err)
 	}
 
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, newDebugMux(), logger)
+		if err != nil {
+			_ = hub.Close(context.WithoutCancel(ctx))
+			return err
+		}
+		defer stopDebug()
+	}
+
 	var draining atomic.Bool
 	apiCfg := cfg.apiConfig()
 	apiCfg.Draining = draining.Load
@@ -155,7 +164,7 @@ func (c serveConfig) apiConfig() api.Config {
 		HistoryLimit:   c.HistoryLimit,
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
-		Limits:         c.Limits.api(),
+		Limits:         c.Limits,
 	}
 }
 
