@@ -149,7 +149,7 @@ func handleMessageCreate(cfg Config, store Store, limiter Limiter, notifier Noti
 		status := http.StatusOK // a retry with a known client_msg_id, announced the first time
 		if created {
 			status = http.StatusCreated
-			publish(r, notifier, model.MessageCreated(msg.ConversationID, msg.ID, msg.Seq))
+			publish(r, notifier, model.MessageCreated(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		}
 		return encodeMessage(w, status, msg)
 	}
@@ -261,13 +261,14 @@ func handleMessageUpdate(store Store, notifier Notifier) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("update message: %w", err)
 		}
-		publish(r, notifier, model.MessageUpdated(msg.ConversationID, msg.ID, msg.Seq))
+		publish(r, notifier, model.MessageUpdated(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		return encodeMessage(w, http.StatusOK, msg)
 	}
 }
 
 // handleMessageDelete serves DELETE /api/v1/messages/{id}. Deleting again
-// announces it again, which costs clients one refetch.
+// announces it again, with the same event_seq, which clients that hold it
+// ignore.
 func handleMessageDelete(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.MessageID](r.PathValue("id"))
@@ -278,7 +279,7 @@ func handleMessageDelete(store Store, notifier Notifier) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("delete message: %w", err)
 		}
-		publish(r, notifier, model.MessageDeleted(msg.ConversationID, msg.ID, msg.Seq))
+		publish(r, notifier, model.MessageDeleted(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		return encodeMessage(w, http.StatusOK, msg)
 	}
 }
