@@ -90,15 +90,24 @@ it("reports the web app's figures", async () => {
 
     // 2. Navigation to the first message.
     const times: number[] = [];
+    const loaded: number[] = [];
     for (let i = 0; i < 18; i++) {
       await page.goto(`/c/${ch.id}`);
       await page.waitForFunction(() => (window as unknown as { firstMessageAt?: number }).firstMessageAt);
-      const t = await page.evaluate(() => (window as unknown as { firstMessageAt: number }).firstMessageAt);
-      if (i >= 3) times.push(t);
+      const t = await page.evaluate(() => ({
+        first: (window as unknown as { firstMessageAt: number }).firstMessageAt,
+        dcl: (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming)
+          .domContentLoadedEventEnd,
+      }));
+      if (i >= 3) {
+        times.push(t.first);
+        loaded.push(t.dcl);
+      }
     }
     const median = quantile(times, 0.5);
     results.push(
-      `navigation to first message: median ${median.toFixed(0)} ms, p90 ${quantile(times, 0.9).toFixed(0)} ms over ${times.length} loads; target < 500 ms`,
+      `navigation to first message: median ${median.toFixed(0)} ms, p90 ${quantile(times, 0.9).toFixed(0)} ms over ${times.length} loads ` +
+        `(of which the page's own load, to DOMContentLoaded: median ${quantile(loaded, 0.5).toFixed(0)} ms); target < 500 ms`,
     );
     if (median >= 500) missed.push("navigation to first message");
 
@@ -113,6 +122,31 @@ it("reports the web app's figures", async () => {
       }
     });
     const loadedIn = Date.now() - loadStart;
+    // The machine's own frame pace, with nothing to do: a loaded machine
+    // stretches every frame, and this says by how much.
+    const idle = await page.evaluate(async () => {
+      const out: number[] = [];
+      let last = performance.now();
+      for (let i = 0; i < 120; i++) {
+        await new Promise((r) => requestAnimationFrame(r));
+        const now = performance.now();
+        out.push(now - last);
+        last = now;
+      }
+      return out;
+    });
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("Performance.enable");
+    const metric = async () => {
+      const { metrics } = await cdp.send("Performance.getMetrics");
+      const get = (n: string) => metrics.find((m) => m.name === n)?.value ?? 0;
+      return {
+        script: get("ScriptDuration"),
+        layout: get("LayoutDuration"),
+        style: get("RecalcStyleDuration"),
+      };
+    };
+    const before = await metric();
     const frames = await page.evaluate(async () => {
       const el = document.querySelector(".messages") as HTMLElement;
       el.scrollTop = 0;
@@ -130,6 +164,9 @@ it("reports the web app's figures", async () => {
       }
       return { intervals, maxRows, height: el.scrollHeight };
     });
+    const after = await metric();
+    const perFrame = (k: "script" | "layout" | "style") =>
+      ((after[k] - before[k]) * 1000) / frames.intervals.length;
     const shown = await page.locator(".messages li.msg[data-seq]").last().getAttribute("data-seq");
     const iv = frames.intervals;
     const hitches = iv.filter((x) => x > 25).length;
@@ -139,6 +176,8 @@ it("reports the web app's figures", async () => {
         `median ${quantile(iv, 0.5).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, p99 ${quantile(iv, 0.99).toFixed(1)} ms, ` +
         `max ${Math.max(...iv).toFixed(1)} ms, ${((100 * hitches) / iv.length).toFixed(1)}% over 25 ms; ` +
         `at most ${frames.maxRows} rows rendered at once; target p95 < 25 ms`,
+      `  main-thread work per frame while scrolling: script ${perFrame("script").toFixed(2)} ms, style ${perFrame("style").toFixed(2)} ms, layout ${perFrame("layout").toFixed(2)} ms`,
+      `  idle frames on this machine meanwhile (nothing to do): median ${quantile(idle, 0.5).toFixed(1)} ms, p95 ${quantile(idle, 0.95).toFixed(1)} ms`,
     );
     if (p95 >= 25) missed.push("scroll smoothness");
     expect(shown).toBe(String(total));

@@ -53,7 +53,7 @@ describe("sync", () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
     await login(page, alice.user.username);
-    await open(page, `#${channel}`);
+    await open(page, channel);
     await eventually(async () =>
       expect(await shown(page)).toEqual(serverView(await history(bob.access_token, id))),
     );
@@ -95,7 +95,7 @@ describe("sync", () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
     await login(page, alice.user.username);
-    await open(page, `#${channel}`);
+    await open(page, channel);
 
     // First attempt: the server stores it, the answer is lost. Second: the
     // request never leaves. Third: goes through and gets the stored one.
@@ -137,7 +137,7 @@ describe("sync", () => {
     await ctx.clock.install();
     const tab1 = await ctx.newPage();
     await login(tab1, alice.user.username);
-    await open(tab1, `#${channel}`);
+    await open(tab1, channel);
     const tab2 = await ctx.newPage();
     await tab2.goto(`/c/${id}`);
     await tab2.getByRole("heading", { level: 1, name: `#${channel}` }).waitFor();

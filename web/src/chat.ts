@@ -159,6 +159,13 @@ export class Chat {
     return out;
   }
 
+  // send posts a message through the outbox. The others stop showing the
+  // user as typing when it arrives, so the next keystroke tells them again.
+  send(conversationId: number, body: string): void {
+    this.outbox.send(conversationId, body);
+    this.lastTypingSent = 0;
+  }
+
   // sendTyping tells the others, at most every 3 s, that the user types.
   sendTyping(conversationId: number): void {
     const now = Date.now();

@@ -15,21 +15,7 @@ export type ChannelPage = Schemas["ChannelPage"];
 export type WebSocketTicket = Schemas["WebSocketTicket"];
 export type UserProfile = Schemas["UserProfile"];
 
-// Issue 9's fields (lossless sync), until openapi.yaml carries them.
-export type Conversation = Schemas["Conversation"] & {
-  last_event_seq: number;
-  read_seq: number;
-  last_message_at?: string | null;
-};
-export type ConversationPage = {
-  items: Conversation[];
-  has_more: boolean;
-  next_cursor?: string;
-};
-export type Change = {
-  event_seq: number;
-  type: "message.created" | "message.updated" | "message.deleted";
-  message_id: number;
-  seq: number;
-};
-export type ChangePage = { items: Change[]; has_more: boolean };
+export type Conversation = Schemas["Conversation"];
+export type ConversationPage = Schemas["ConversationPage"];
+export type Change = Schemas["Change"];
+export type ChangePage = Schemas["ChangePage"];

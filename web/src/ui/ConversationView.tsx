@@ -148,7 +148,7 @@ function Composer({ chat, conversationId, label }: { chat: Chat; conversationId:
 
   const send = () => {
     if (!text.trim()) return;
-    chat.outbox.send(conversationId, text);
+    chat.send(conversationId, text);
     setText("");
   };
   const tooLong = [...text].length > 4000;
