@@ -142,14 +142,17 @@ func handleMessageCreate(cfg Config, store Store, limiter Limiter, notifier Noti
 			return err
 		}
 		msg := model.Message{ConversationID: id, SenderID: me, Body: req.Body, ClientMsgID: req.ClientMsgID}
-		created, err := store.CreateMessage(r.Context(), &msg)
+		// The store announces each message it commits, in seq order: posts
+		// are stored in batches, and their handlers would race to publish.
+		created, err := store.PostMessage(r.Context(), &msg, func(m model.Message) {
+			publish(r, notifier, model.MessageCreated(m.ConversationID, m.ID, m.Seq, m.EventSeq))
+		})
 		if err != nil {
 			return fmt.Errorf("create message: %w", err)
 		}
 		status := http.StatusOK // a retry with a known client_msg_id, announced the first time
 		if created {
 			status = http.StatusCreated
-			publish(r, notifier, model.MessageCreated(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		}
 		return encodeMessage(w, status, msg)
 	}

@@ -68,12 +68,13 @@ type Store interface {
 	// EInvalid (field "seq") if seq is beyond the conversation's last seq.
 	MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) (moved bool, err error)
 
-	// CreateMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
-	// with the conversation's next seq, filling in the rest. If m.ClientMsgID
-	// was already used by this sender in this conversation, it fills m with
-	// that message instead and created is false. Returns ENotFound unless the
-	// sender is a member.
-	CreateMessage(ctx context.Context, m *model.Message) (created bool, err error)
+	// PostMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
+	// with the conversation's next seq, filling in the rest, and once it is
+	// committed calls announce(m), one call at a time, in commit order. If
+	// m.ClientMsgID was already used by this sender in this conversation, it
+	// fills m with that message instead, created is false and announce is
+	// not called. Returns ENotFound unless the sender is a member.
+	PostMessage(ctx context.Context, m *model.Message, announce func(model.Message)) (created bool, err error)
 	// ListMessages returns a page of history oldest first, and whether more
 	// messages exist in the direction paged. Returns ENotFound unless actor
 	// is a member.

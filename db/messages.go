@@ -169,31 +169,23 @@ var errMessageNotFound = notFound("Message")
 // and next event_seq, filling in the rest, and moves the sender's read
 // marker to it. If m.ClientMsgID was already used by this sender in
 // this conversation, it fills m with that message instead and created is
-// false. Returns ENotFound unless the sender is a member.
+// false. Returns ENotFound unless the sender is a member. Concurrent calls
+// are stored together, in one transaction (see postbatch.go); each returns
+// once its message is committed.
 func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bool, err error) {
-	now := s.now()
-	var id, seq, eventSeq int64
-	var createdAt time.Time
-	err = s.createMessage.QueryRowContext(hot(ctx),
-		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &eventSeq, &createdAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, errConversationNotFound
-	case isUniqueViolation(err, "messages_client_msg_id_key"):
-		// A retry: the statement rolled back, bump and all.
-		var row messageRow
-		err := sqlx.GetContext(ctx, s.db, &row, selectMessageByClientIDSQL, m.ConversationID, m.SenderID, m.ClientMsgID)
-		if err != nil {
-			return false, fmt.Errorf("create message: get original: %w", translate(err))
-		}
-		*m = row.toModel()
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("create message: %w", translate(err))
-	}
-	m.ID, m.Seq, m.EventSeq, m.CreatedAt = model.MessageID(id), seq, eventSeq, createdAt.UTC()
-	m.EditedAt, m.DeletedAt = nil, nil
-	return true, nil
+	return s.PostMessage(ctx, m, nil)
+}
+
+// PostMessage is CreateMessage, and once m is committed (and only if it
+// was created) it calls announce(m) before returning. announce is called
+// from one goroutine at a time, for the messages of this Store in the order
+// they were committed, so in seq order within each conversation: announce
+// should publish and not block for long, since later messages wait for it.
+// ctx is not used to cancel: once queued, the message is stored.
+func (s *Store) PostMessage(_ context.Context, m *model.Message, announce func(model.Message)) (created bool, err error) {
+	p := &post{m: m, announce: announce, done: make(chan struct{})}
+	s.postMessage(p)
+	return p.created, p.err
 }
 
 // ListMessages returns a page of f.Limit messages (15 when zero, at most
