@@ -24,8 +24,14 @@ export class Chat {
   readonly online = new Map<number, boolean>();
   // typing: conversation → user → when the notice expires.
   readonly typing = new Map<number, Map<number, number>>();
-  // peer: direct conversation → the other member.
-  readonly peer = new Map<number, number>();
+  // members: conversation → its members' ids, once fetched.
+  private readonly members = new Map<number, number[]>();
+  // peer: direct conversation → the other member, when known.
+  readonly peer = {
+    get: (id: number): number | undefined => this.members.get(id)?.find((m) => m !== this.me.id),
+    set: (id: number, user: number): void => void this.members.set(id, [this.me.id, user]),
+    has: (id: number): boolean => this.peer.get(id) !== undefined,
+  };
   private membersAsked = new Set<number>();
   private peopleAsked = new Set<number>();
   private listeners = new Set<() => void>();
@@ -203,11 +209,12 @@ export class Chat {
           this.people.set(m.id, m);
           this.online.set(m.id, m.online);
         }
-        const c = this.store.conversations.get(conversationId);
-        if (c?.meta.kind === "direct") {
-          const other = page.items.find((m) => m.id !== this.me.id) ?? page.items[0];
-          if (other) this.peer.set(conversationId, other.id);
-        }
+        // Kept whatever kind it is: the list may answer before the
+        // conversation itself is known here.
+        this.members.set(
+          conversationId,
+          page.items.map((m) => m.id),
+        );
         this.emit();
       },
       () => this.membersAsked.delete(conversationId),
