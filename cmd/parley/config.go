@@ -47,6 +47,7 @@ var settings = []setting{
 	{"PARLEY_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests in flight and closes live connections"},
 	{"PARLEY_DRAIN_DELAY", "drain-delay", "1s", "on shutdown, how long /readyz fails before connections are closed, so load balancers stop sending clients"},
 	{"REDIS_URL", "", "(none: one instance)", "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side"},
+	{"PARLEY_REDIS_CLUSTER", "redis-cluster", "false", "REDIS_URL names a Redis Cluster node (more with ?addr=host:port&addr=…); events then use sharded pub/sub"},
 	{"PARLEY_REDIS_PREFIX", "redis-prefix", "parley:", "prefix of every Redis key and channel, so deployments can share one Redis"},
 	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
 }
@@ -88,6 +89,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	RedisURL        string
+	RedisCluster    bool
 	RedisPrefix     string
 	PingInterval    time.Duration
 	Limits          limits
@@ -222,10 +224,23 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 
 	// Like the JWT secret, the Redis URL may hold a password, so it has no flag.
 	cfg.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
+	if v := lookup("PARLEY_REDIS_CLUSTER"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("PARLEY_REDIS_CLUSTER", "%q is not true or false", v)
+		}
+		cfg.RedisCluster = b
+	}
 	if cfg.RedisURL != "" {
-		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+		if cfg.RedisCluster {
+			if _, err := redis.ParseClusterURL(cfg.RedisURL); err != nil {
+				bad("REDIS_URL", "%q is not a Redis Cluster URL such as redis://node1:6379?addr=node2:6379", redactURL(cfg.RedisURL))
+			}
+		} else if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
 			bad("REDIS_URL", "%q is not a Redis URL such as redis://localhost:6379/0", redactURL(cfg.RedisURL))
 		}
+	} else if cfg.RedisCluster {
+		bad("PARLEY_REDIS_CLUSTER", "needs REDIS_URL")
 	}
 	cfg.RedisPrefix = "parley:"
 	if v := lookup("PARLEY_REDIS_PREFIX"); v != "" {
@@ -313,6 +328,7 @@ func (c serveConfig) logAttrs() []any {
 		"shutdown_timeout", c.ShutdownTimeout.String(),
 		"drain_delay", c.DrainDelay.String(),
 		"redis_url", redactURL(c.RedisURL),
+		"redis_cluster", c.RedisCluster,
 		"redis_prefix", c.RedisPrefix,
 		"ping_interval", c.PingInterval.String(),
 	}
