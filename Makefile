@@ -67,8 +67,8 @@ fuzz:
 ## target; the exit status says whether every target was met.
 bench: build
 	@rest=0; ws=0; \
-	scripts/bench.sh $(BIN) || rest=$$?; \
-	scripts/bench-ws.sh $(BIN) || ws=$$?; \
+	bench/bench.sh $(BIN) || rest=$$?; \
+	bench/bench-ws.sh $(BIN) || ws=$$?; \
 	[ $$rest -eq 0 ] && [ $$ws -eq 0 ]
 
 clean:

@@ -24,7 +24,7 @@ import (
 	"parley/api"
 	"parley/auth"
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 	"parley/notify"
 	"parley/ratelimit"

@@ -9,7 +9,7 @@ import (
 
 	"parley"
 	"parley/api"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"parley/api"
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 	"parley/notify"
 )

@@ -176,7 +176,7 @@ func handleMessageList(cfg Config, store Store) handlerFunc {
 		if err != nil {
 			return err
 		}
-		limit, err := pageLimit(r, cfg.HistoryLimit)
+		limit, err := limitParam(r, cfg.HistoryLimit)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"parley/api"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 

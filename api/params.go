@@ -13,7 +13,7 @@ import (
 
 // Limits on query parameters.
 const (
-	defaultPageLimit = 50  // users and channels in a page when limit is absent
+	defaultListLimit = 50  // users and channels in a page when limit is absent
 	maxQueryLen      = 64  // characters of a search query
 	maxCursorLen     = 512 // bytes of an encoded cursor
 )
@@ -35,9 +35,9 @@ func parseID[T ~int64](s string) (T, error) {
 	return T(n), nil
 }
 
-// pageLimit returns the limit query parameter, from 1 to model.MaxPageLimit;
-// def when it is absent.
-func pageLimit(r *http.Request, def int) (int, error) {
+// limitParam returns the limit query parameter, from 1 to
+// model.MaxPageLimit; def when it is absent.
+func limitParam(r *http.Request, def int) (int, error) {
 	s := r.URL.Query().Get("limit")
 	if s == "" {
 		return def, nil
@@ -63,7 +63,7 @@ func searchPageParams(r *http.Request) (searchPage, error) {
 	if err != nil {
 		return searchPage{}, err
 	}
-	limit, err := pageLimit(r, defaultPageLimit)
+	limit, err := limitParam(r, defaultListLimit)
 	if err != nil {
 		return searchPage{}, err
 	}

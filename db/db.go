@@ -67,6 +67,12 @@ func hot(ctx context.Context) context.Context {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// The defaults of Store.LoginLifetime and Store.RefreshGrace.
+const (
+	DefaultLoginLifetime = 90 * 24 * time.Hour
+	DefaultRefreshGrace  = 30 * time.Second
+)
+
 // Store is Parley's storage on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
@@ -74,6 +80,16 @@ type Store struct {
 	// Now returns the current time; every timestamp the store writes and
 	// every expiry it checks uses it. Default time.Now. Set it before use.
 	Now func() time.Time
+	// LoginLifetime is how long a login lives from the moment it starts,
+	// however often its tokens are refreshed. Default
+	// DefaultLoginLifetime (90 days). Set it before use.
+	LoginLifetime time.Duration
+	// RefreshGrace is how long after a refresh token's rotation the same
+	// token still gets new tokens, as long as the token that replaced it has
+	// not been used: a response lost on the way (a phone that timed out, two
+	// tabs refreshing at once) then does not end the login. Default
+	// DefaultRefreshGrace (30 s); 0 turns the grace off. Set it before use.
+	RefreshGrace time.Duration
 
 	// Statements of the hot paths, prepared once per connection.
 	createMessage  *sqlx.Stmt
@@ -106,7 +122,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	conn.SetMaxIdleConns(maxConns)
 	conn.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: conn, Now: time.Now}
+	s := &Store{db: conn, Now: time.Now, LoginLifetime: DefaultLoginLifetime, RefreshGrace: DefaultRefreshGrace}
 	if err := s.open(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -301,20 +317,17 @@ func notFound(what string) error {
 	return &model.Error{Code: model.ENotFound, Message: what + " not found."}
 }
 
-// pageLimit turns a requested page size into one the store serves: 15 when
-// unset, at most model.MaxPageLimit.
+// pageLimit turns a requested page size into one the store serves:
+// model.DefaultPageLimit when unset, at most model.MaxPageLimit.
 func pageLimit(n int) int {
 	switch {
 	case n <= 0:
-		return defaultPageLimit
+		return model.DefaultPageLimit
 	case n > model.MaxPageLimit:
 		return model.MaxPageLimit
 	}
 	return n
 }
-
-// defaultPageLimit is the page size when a filter leaves Limit zero.
-const defaultPageLimit = 15
 
 // escapeLike escapes LIKE's metacharacters (and its escape character,
 // backslash) so that s matches only itself.

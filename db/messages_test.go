@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 	"parley/model"
 )
 

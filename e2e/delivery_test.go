@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // deliveryTimeout bounds how long an event may take to arrive. Delivery

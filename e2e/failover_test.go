@@ -13,7 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // convergeTimeout bounds how long clients may take to catch up after a

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"parley/redistest"
+	"parley/internal/redistest"
 )
 
 // Deadlines for processes to come up and go away. The machine is small and

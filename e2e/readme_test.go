@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // readmeAPI is the line of the README's walkthrough that points it at

@@ -15,6 +15,7 @@ const (
 	MaxClientMsgIDLen = 64       // bytes
 	MaxRequestBytes   = 64 << 10 // any JSON request body
 	MaxPageLimit      = 100      // items in one page, messages included
+	DefaultPageLimit  = 15       // items in a page when neither the request nor a setting says: history's default
 	MaxBatchIDs       = 100      // ids in GET /messages?ids=
 	AccessTokenTTL    = 15 * time.Minute
 	RefreshTokenTTL   = 30 * 24 * time.Hour

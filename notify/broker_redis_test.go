@@ -16,8 +16,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"parley/internal/redistest"
 	"parley/model"
-	"parley/redistest"
 )
 
 func TestRedisBroker(t *testing.T) {

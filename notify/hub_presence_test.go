@@ -10,8 +10,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"parley/internal/redistest"
 	"parley/model"
-	"parley/redistest"
 )
 
 // closeNormally closes c's WebSocket as a client going away would.

@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"parley/internal/redistest"
 	"parley/model"
-	"parley/redistest"
 )
 
 // testPresence is the contract every Presence meets as one instance sees

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/redistest"
 	"parley/model"
-	"parley/redistest"
 )
 
 // tickets is what api.Tickets asks of both stores.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"parley/redistest"
+	"parley/internal/redistest"
 )
 
 func TestFailover(t *testing.T) {

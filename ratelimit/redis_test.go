@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"parley/redistest"
+	"parley/internal/redistest"
 )
 
 // TestRedis_Allow checks what the contract cannot: Redis's own clock and

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # depcheck.sh enforces the dependency rules of STYLE.md §1: model imports
-# only the standard library, and api reaches neither db nor notify.
+# only the standard library, api reaches neither db nor notify, and the server
+# carries no bench or test code.
 set -euo pipefail
 fail=0
 extra=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./model | grep -vx 'parley/model' || true)
@@ -24,4 +25,12 @@ for pkg in db notify; do
 		fail=1
 	fi
 done
+# The product never reaches the bench tools or the test helpers: only
+# tests and bench/ import internal/, and nothing outside bench/ imports it.
+bad=$(go list -deps ./cmd/parley | grep -E '^parley/(bench|internal)(/|$)' || true)
+if [ -n "$bad" ]; then
+	echo "depcheck: the server must not import bench or internal (test helpers), but imports:" >&2
+	echo "$bad" >&2
+	fail=1
+fi
 exit $fail

@@ -1,5 +1,5 @@
 // Package procstat reads the CPU time of processes from Linux's /proc, for
-// the load generators of make bench (cmd/parley-bench, cmd/parley-wsbench),
+// the load generators of make bench (bench/cmd/parley-bench, bench/cmd/parley-wsbench),
 // which report CPU per request or per delivery for every process involved.
 package procstat
 

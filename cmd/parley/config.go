@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"parley/api"
 	"parley/auth"
 	"parley/model"
 )
@@ -25,32 +29,61 @@ import (
 const minSecretBytes = auth.MinSecretLen
 
 // A setting is one configuration value: an environment variable and,
-// unless it is a secret, a flag of serve that overrides it. The table drives
-// the help text, so the two cannot drift apart.
+// unless it is a secret, a flag of serve that overrides it. serveConfig's
+// settings table is the one place a setting is declared: it drives the
+// parsing, the defaults, the help text, the startup log and the README's
+// table (TestREADME_Settings).
 type setting struct {
-	env  string
-	flag string // empty for secrets: flags show up in ps
-	def  string // as shown in help
-	help string
+	env   string
+	flag  string // empty for secrets: flags show up in ps
+	def   string // the default, read like a given value; "" for none
+	shown string // the default as help shows it, when def does not say it
+	help  string
+	value value // where the value goes
+	raw   bool  // taken as given, not trimmed: every byte of a secret is key
 }
 
-// settings lists every setting serve reads, in the order the help shows them.
-var settings = []setting{
-	{"PARLEY_ADDR", "addr", ":8080", "address to listen on, host:port (port 0 picks a free one)"},
-	{"DATABASE_URL", "", "(required)", "PostgreSQL connection string (URL or key=value)"},
-	{"PARLEY_JWT_SECRET", "", "(required)", "key that signs access tokens, at least 32 bytes; --dev generates one if unset"},
-	{"PARLEY_HISTORY_LIMIT", "history-limit", "15", "messages in a history page when the client gives no limit, 1-100"},
-	{"PARLEY_ALLOWED_ORIGINS", "allowed-origins", "(same origin only)", "comma-separated browser origins allowed cross-origin, e.g. https://chat.example.com"},
-	{"PARLEY_TRUST_PROXY", "trust-proxy", "false", "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them)"},
-	{"PARLEY_LOG_FORMAT", "log-format", "json (text with --dev)", "log format: json or text"},
-	{"PARLEY_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error"},
-	{"PARLEY_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests in flight and closes live connections"},
-	{"PARLEY_DRAIN_DELAY", "drain-delay", "1s", "on shutdown, how long /readyz fails before connections are closed, so load balancers stop sending clients"},
-	{"REDIS_URL", "", "(none: one instance)", "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side"},
-	{"PARLEY_REDIS_CLUSTER", "redis-cluster", "false", "REDIS_URL names a Redis Cluster node (more with ?addr=host:port&addr=…); events then use sharded pub/sub"},
-	{"PARLEY_REDIS_PREFIX", "redis-prefix", "parley:", "prefix of every Redis key and channel, so deployments can share one Redis"},
-	{"PARLEY_PING_INTERVAL", "ping-interval", "25s", "how often live connections are pinged; one that does not answer is closed"},
+// value is a setting's destination: it reads the setting's text and shows
+// what it holds (with secrets masked) in the startup log.
+type value interface {
+	encoding.TextUnmarshaler
+	String() string
 }
+
+// settings lists every setting serve reads into c, in the order help
+// shows them. To add a setting, add its field to serveConfig and its row
+// here (and to the README's table).
+func (c *serveConfig) settings() []setting {
+	l := &c.Limits
+	return []setting{
+		{env: "PARLEY_ADDR", flag: "addr", def: ":8080", help: "address to listen on, host:port (port 0 picks a free one)", value: (*text)(&c.Addr)},
+		{env: "DATABASE_URL", shown: "(required)", help: "PostgreSQL connection string (URL or key=value)", value: (*dsn)(&c.DatabaseURL)},
+		{env: "PARLEY_JWT_SECRET", shown: "(required)", help: "key that signs access tokens, at least 32 bytes; --dev generates one if unset", value: (*secret)(c), raw: true},
+		{env: "PARLEY_HISTORY_LIMIT", flag: "history-limit", def: strconv.Itoa(model.DefaultPageLimit), help: fmt.Sprintf("messages in a history page when the client gives no limit, 1-%d", model.MaxPageLimit), value: &whole{&c.HistoryLimit, 1, model.MaxPageLimit}},
+		{env: "PARLEY_ALLOWED_ORIGINS", flag: "allowed-origins", shown: "(same origin only)", help: "comma-separated browser origins allowed cross-origin, e.g. https://chat.example.com", value: (*origins)(&c.AllowedOrigins)},
+		{env: "PARLEY_TRUST_PROXY", flag: "trust-proxy", def: "false", help: "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them): true, or the proxies' addresses/CIDRs, comma-separated", value: (*trustProxy)(c)},
+		{env: "PARLEY_LOG_FORMAT", flag: "log-format", shown: "json (text with --dev)", help: "log format: json or text", value: (*logFormat)(&c.LogFormat)},
+		{env: "PARLEY_LOG_LEVEL", flag: "log-level", def: "info", help: "log level: debug, info, warn or error", value: (*logLevel)(&c.LogLevel)},
+		{env: "PARLEY_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", help: "how long a graceful shutdown waits for requests in flight and closes live connections", value: &duration{&c.ShutdownTimeout, 1, "%q is not a positive duration such as 15s"}},
+		{env: "PARLEY_DRAIN_DELAY", flag: "drain-delay", def: "1s", help: "on shutdown, how long /readyz fails before connections are closed, so load balancers stop sending clients", value: &duration{&c.DrainDelay, 0, "%q is not a duration such as 1s (0 for none)"}},
+		// Like the JWT secret, the Redis URL may hold a password, so it has no flag.
+		{env: "REDIS_URL", shown: "(none: one instance)", help: "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side", value: (*redisURL)(&c.RedisURL)},
+		{env: "PARLEY_REDIS_CLUSTER", flag: "redis-cluster", def: "false", help: "REDIS_URL names a Redis Cluster node (more with ?addr=host:port&addr=…); events then use sharded pub/sub", value: (*boolean)(&c.RedisCluster)},
+		{env: "PARLEY_REDIS_PREFIX", flag: "redis-prefix", def: "parley:", help: "prefix of every Redis key and channel, so deployments can share one Redis", value: (*text)(&c.RedisPrefix)},
+		{env: "PARLEY_PING_INTERVAL", flag: "ping-interval", def: "25s", help: "how often live connections are pinged; one that does not answer is closed", value: &duration{&c.PingInterval, time.Second, "%q is not a duration of at least 1s"}},
+		{env: "PARLEY_REFRESH_GRACE", flag: "refresh-grace", def: "30s", help: "a used refresh token presented again this soon, before its replacement is used, still gets tokens (a lost response); 0 for none", value: &duration{&c.RefreshGrace, 0, "%q is not a duration such as 30s (0 for none)"}},
+		{env: "PARLEY_LOGIN_LIFETIME", flag: "login-lifetime", def: "2160h", help: "how long a login lives from the moment it starts (90 days), however often it is refreshed", value: &duration{&c.LoginLifetime, time.Hour, "%q is not a duration of at least 1h, such as 2160h (90 days)"}},
+		{env: "PARLEY_DEBUG_ADDR", flag: "debug-addr", shown: "(off)", help: "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060", value: (*loopback)(&c.DebugAddr)},
+		// A rate N/PERIOD allows bursts of N and N per PERIOD sustained.
+		{env: "PARLEY_RATE_AUTH_IP", flag: "rate-auth-ip", def: api.DefaultLimits.AuthPerIP.String(), help: "logins, and separately registrations, from one client IP (N/PERIOD)", value: &l.AuthPerIP},
+		{env: "PARLEY_RATE_AUTH_USERNAME", flag: "rate-auth-username", def: api.DefaultLimits.AuthPerUsername.String(), help: "logins, and separately registrations, naming one username (N/PERIOD)", value: &l.AuthPerUsername},
+		{env: "PARLEY_RATE_POST", flag: "rate-post", def: api.DefaultLimits.PostPerUser.String(), help: "messages one user posts: bursts of N, N per PERIOD sustained", value: &l.PostPerUser},
+		{env: "PARLEY_RATE_TICKET", flag: "rate-ticket", def: api.DefaultLimits.TicketPerUser.String(), help: "WebSocket tickets one user asks for, one per browser (re)connect (N/PERIOD)", value: &l.TicketPerUser},
+	}
+}
+
+// allSettings returns the settings table, for help and the tests.
+func allSettings() []setting { return new(serveConfig).settings() }
 
 // printSettings writes the settings table for the help text.
 func printSettings(w io.Writer) {
@@ -60,18 +93,17 @@ func printSettings(w io.Writer) {
 		if s.flag != "" {
 			fl = "--" + s.flag
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.env, fl, s.def, s.help)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.env, fl, s.shownDefault(), s.help)
 	}
 	_ = tw.Flush()
 }
 
-// allSettings returns the general settings followed by the rate limits.
-func allSettings() []setting {
-	all := append([]setting(nil), settings...)
-	for _, l := range limitSettings {
-		all = append(all, l.setting)
+// shownDefault is the default as help shows it.
+func (s setting) shownDefault() string {
+	if s.shown != "" {
+		return s.shown
 	}
-	return all
+	return s.def
 }
 
 // serveConfig is everything serve needs, parsed and checked.
@@ -84,6 +116,7 @@ type serveConfig struct {
 	HistoryLimit    int
 	AllowedOrigins  []string
 	TrustProxy      bool
+	TrustedProxies  []netip.Prefix // with TrustProxy; empty: the peer, whatever its address
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -92,22 +125,31 @@ type serveConfig struct {
 	RedisCluster    bool
 	RedisPrefix     string
 	PingInterval    time.Duration
-	Limits          limits
+	RefreshGrace    time.Duration
+	LoginLifetime   time.Duration
+	DebugAddr       string // empty: no debug listener
+	Limits          api.Limits
 }
 
 // loadServeConfig parses serve's flags and reads the environment through
-// getenv; a flag that was given wins over its variable. help reports that
-// -h was asked for and the usage printed.
+// getenv; a flag that was given wins over its variable, and a setting given
+// neither way takes its default. help reports that -h was asked for and the
+// usage printed.
 func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer) (cfg serveConfig, help bool, err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: text logs, and a generated JWT secret if PARLEY_JWT_SECRET is unset")
+	settings := cfg.settings()
 	flags := map[string]*flagValue{}
-	for _, s := range allSettings() {
+	for _, s := range settings {
 		if s.flag != "" {
-			v := &flagValue{isBool: s.def == "false"}
+			_, isBool := s.value.(*boolean)
+			if _, ok := s.value.(*trustProxy); ok { // true, or a list
+				isBool = true
+			}
+			v := &flagValue{isBool: isBool}
 			flags[s.env] = v
-			fs.Var(v, s.flag, s.help+" (env "+s.env+", default "+s.def+")")
+			fs.Var(v, s.flag, s.help+" (env "+s.env+", default "+s.shownDefault()+")")
 		}
 	}
 	fs.Usage = func() {
@@ -117,152 +159,243 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return cfg, help, err
 	}
-	lookup := func(env string) string {
-		if f := flags[env]; f != nil && f.set {
-			return strings.TrimSpace(f.s)
-		}
-		return strings.TrimSpace(getenv(env))
-	}
 
 	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	for _, s := range settings {
+		v := getenv(s.env)
+		if f := flags[s.env]; f != nil && f.set {
+			v = f.s
+		}
+		if !s.raw {
+			v = strings.TrimSpace(v)
+		}
+		if v == "" {
+			v = s.def
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.value.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+		}
 	}
 
-	cfg.Addr = lookup("PARLEY_ADDR")
-	if cfg.Addr == "" {
-		cfg.Addr = ":8080"
-	}
-
-	cfg.DatabaseURL = lookup("DATABASE_URL")
+	// The settings whose absence is not simply a default.
 	if cfg.DatabaseURL == "" {
-		bad("DATABASE_URL", "not set: give the PostgreSQL connection string, e.g. postgres://user:pass@localhost:5432/parley?sslmode=disable")
+		errs = append(errs, errors.New("DATABASE_URL: not set: give the PostgreSQL connection string, e.g. postgres://user:pass@localhost:5432/parley?sslmode=disable"))
 	}
-
-	// The secret is taken as is, not trimmed: every byte of it is key.
-	secret := getenv("PARLEY_JWT_SECRET")
 	switch {
-	case secret == "" && cfg.Dev:
+	case cfg.JWTSecret != nil:
+	case cfg.Dev:
 		cfg.JWTSecret = make([]byte, minSecretBytes)
 		_, _ = rand.Read(cfg.JWTSecret) // never fails on Go 1.24+
 		cfg.SecretGenerated = true
-	case secret == "":
-		bad("PARLEY_JWT_SECRET", "not set: serve needs a secret of at least %d bytes to sign tokens (e.g. from `openssl rand -hex 32`), or run `serve --dev` to use a throwaway one", minSecretBytes)
-	case len(secret) < minSecretBytes:
-		bad("PARLEY_JWT_SECRET", "too short: it has %d bytes and needs at least %d (e.g. from `openssl rand -hex 32`)", len(secret), minSecretBytes)
-	default:
-		cfg.JWTSecret = []byte(secret)
+	case getenv("PARLEY_JWT_SECRET") == "":
+		errs = append(errs, fmt.Errorf("PARLEY_JWT_SECRET: not set: serve needs a secret of at least %d bytes to sign tokens (e.g. from `openssl rand -hex 32`), or run `serve --dev` to use a throwaway one", minSecretBytes))
 	}
-
-	cfg.HistoryLimit = 15
-	if v := lookup("PARLEY_HISTORY_LIMIT"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > model.MaxPageLimit {
-			bad("PARLEY_HISTORY_LIMIT", "%q is not a whole number from 1 to %d", v, model.MaxPageLimit)
-		}
-		cfg.HistoryLimit = n
-	}
-
-	if v := lookup("PARLEY_ALLOWED_ORIGINS"); v != "" {
-		for o := range strings.SplitSeq(v, ",") {
-			o = strings.TrimSpace(o)
-			if o == "" {
-				continue
-			}
-			if err := checkOrigin(o); err != nil {
-				bad("PARLEY_ALLOWED_ORIGINS", "%q %v", o, err)
-				continue
-			}
-			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(o, "/"))
+	switch {
+	case cfg.RedisCluster && cfg.RedisURL == "":
+		errs = append(errs, errors.New("PARLEY_REDIS_CLUSTER: needs REDIS_URL, naming a node of the cluster"))
+	case !cfg.RedisCluster && cfg.RedisURL != "":
+		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %q is not a Redis URL such as redis://localhost:6379/0 (for a Redis Cluster set PARLEY_REDIS_CLUSTER)", redactURL(cfg.RedisURL)))
 		}
 	}
-
-	if v := lookup("PARLEY_TRUST_PROXY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad("PARLEY_TRUST_PROXY", "%q is not true or false", v)
-		}
-		cfg.TrustProxy = b
-	}
-
-	cfg.LogFormat = "json"
-	if cfg.Dev {
-		cfg.LogFormat = "text"
-	}
-	if v := lookup("PARLEY_LOG_FORMAT"); v != "" {
-		switch v = strings.ToLower(v); v {
-		case "json", "text":
-			cfg.LogFormat = v
-		default:
-			bad("PARLEY_LOG_FORMAT", "%q is not json or text", v)
+	if cfg.LogFormat == "" {
+		cfg.LogFormat = "json"
+		if cfg.Dev {
+			cfg.LogFormat = "text"
 		}
 	}
-
-	if v := lookup("PARLEY_LOG_LEVEL"); v != "" {
-		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			bad("PARLEY_LOG_LEVEL", "%q is not debug, info, warn or error", v)
-		}
-	}
-
-	cfg.ShutdownTimeout = 15 * time.Second
-	if v := lookup("PARLEY_SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			bad("PARLEY_SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", v)
-		}
-		cfg.ShutdownTimeout = d
-	}
-
-	cfg.DrainDelay = time.Second
-	if v := lookup("PARLEY_DRAIN_DELAY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			bad("PARLEY_DRAIN_DELAY", "%q is not a duration such as 1s (0 for none)", v)
-		}
-		cfg.DrainDelay = d
-	}
-
-	// Like the JWT secret, the Redis URL may hold a password, so it has no flag.
-	cfg.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
-	if v := lookup("PARLEY_REDIS_CLUSTER"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad("PARLEY_REDIS_CLUSTER", "%q is not true or false", v)
-		}
-		cfg.RedisCluster = b
-	}
-	if cfg.RedisURL != "" {
-		if cfg.RedisCluster {
-			if _, err := redis.ParseClusterURL(cfg.RedisURL); err != nil {
-				bad("REDIS_URL", "%q is not a Redis Cluster URL such as redis://node1:6379?addr=node2:6379", redactURL(cfg.RedisURL))
-			}
-		} else if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
-			bad("REDIS_URL", "%q is not a Redis URL such as redis://localhost:6379/0", redactURL(cfg.RedisURL))
-		}
-	} else if cfg.RedisCluster {
-		bad("PARLEY_REDIS_CLUSTER", "needs REDIS_URL")
-	}
-	cfg.RedisPrefix = "parley:"
-	if v := lookup("PARLEY_REDIS_PREFIX"); v != "" {
-		cfg.RedisPrefix = v
-	}
-
-	cfg.PingInterval = 25 * time.Second
-	if v := lookup("PARLEY_PING_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			bad("PARLEY_PING_INTERVAL", "%q is not a duration of at least 1s", v)
-		}
-		cfg.PingInterval = d
-	}
-
-	cfg.Limits, errs = loadLimits(lookup, errs)
 
 	if len(errs) > 0 {
 		return cfg, false, fmt.Errorf("bad configuration:\n  %w", joinIndented(errs))
 	}
 	return cfg, false, nil
 }
+
+// The values settings read. Each error message follows the variable's
+// name: "PARLEY_DRAIN_DELAY: "-1s" is not a duration such as 1s (0 for none)".
+type (
+	text      string
+	dsn       string
+	redisURL  string
+	loopback  string
+	logFormat string
+	logLevel  slog.Level
+	boolean   bool
+	origins   []string
+	secret    serveConfig // sets JWTSecret
+	// trustProxy sets TrustProxy and TrustedProxies.
+	trustProxy serveConfig
+	whole      struct {
+		p        *int
+		min, max int
+	}
+	duration struct {
+		p   *time.Duration
+		min time.Duration
+		bad string // the message, with %q for the value
+	}
+)
+
+func (t *text) UnmarshalText(b []byte) error { *t = text(b); return nil }
+func (t *text) String() string               { return string(*t) }
+
+func (d *dsn) UnmarshalText(b []byte) error { *d = dsn(b); return nil }
+func (d *dsn) String() string               { return redactDSN(string(*d)) }
+
+// UnmarshalText accepts a URL of one Redis or of Redis Cluster nodes
+// (redis://node1:6379?addr=node2:6379); loadServeConfig then checks it is
+// the kind PARLEY_REDIS_CLUSTER says.
+func (u *redisURL) UnmarshalText(b []byte) error {
+	if _, err := redis.ParseClusterURL(string(b)); err != nil {
+		return fmt.Errorf("%q is not a Redis URL such as redis://localhost:6379/0", redactURL(string(b)))
+	}
+	*u = redisURL(b)
+	return nil
+}
+func (u *redisURL) String() string { return redactURL(string(*u)) }
+
+func (a *loopback) UnmarshalText(b []byte) error {
+	if err := checkLoopback(string(b)); err != nil {
+		return fmt.Errorf("%q %w", b, err)
+	}
+	*a = loopback(b)
+	return nil
+}
+func (a *loopback) String() string { return string(*a) }
+
+func (f *logFormat) UnmarshalText(b []byte) error {
+	switch v := strings.ToLower(string(b)); v {
+	case "json", "text":
+		*f = logFormat(v)
+		return nil
+	default:
+		return fmt.Errorf("%q is not json or text", v)
+	}
+}
+func (f *logFormat) String() string { return string(*f) }
+
+func (l *logLevel) UnmarshalText(b []byte) error {
+	if err := (*slog.Level)(l).UnmarshalText(b); err != nil {
+		return fmt.Errorf("%q is not debug, info, warn or error", b)
+	}
+	return nil
+}
+func (l *logLevel) String() string { return slog.Level(*l).String() }
+
+func (v *boolean) UnmarshalText(b []byte) error {
+	x, err := strconv.ParseBool(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", b)
+	}
+	*v = boolean(x)
+	return nil
+}
+func (v *boolean) String() string { return strconv.FormatBool(bool(*v)) }
+
+// UnmarshalText reads true or false, or a comma-separated list of the
+// proxies' addresses and CIDR prefixes (an address stands for itself
+// alone), which implies true.
+func (t *trustProxy) UnmarshalText(b []byte) error {
+	if v, err := strconv.ParseBool(string(b)); err == nil {
+		t.TrustProxy, t.TrustedProxies = v, nil
+		return nil
+	}
+	var list []netip.Prefix
+	for f := range strings.SplitSeq(string(b), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			list = append(list, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return fmt.Errorf("%q is not true, false or a list of proxy addresses such as 10.0.0.0/8,192.0.2.7", b)
+		}
+		a = a.Unmap()
+		list = append(list, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%q is not true, false or a list of proxy addresses such as 10.0.0.0/8,192.0.2.7", b)
+	}
+	t.TrustProxy, t.TrustedProxies = true, list
+	return nil
+}
+
+func (t *trustProxy) String() string {
+	if !t.TrustProxy || len(t.TrustedProxies) == 0 {
+		return strconv.FormatBool(t.TrustProxy)
+	}
+	s := make([]string, len(t.TrustedProxies))
+	for i, p := range t.TrustedProxies {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// UnmarshalText reads a comma-separated list of origins; see checkOrigin.
+func (o *origins) UnmarshalText(b []byte) error {
+	var list []string
+	for s := range strings.SplitSeq(string(b), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if err := checkOrigin(s); err != nil {
+			return fmt.Errorf("%q %w", s, err)
+		}
+		list = append(list, strings.TrimSuffix(s, "/"))
+	}
+	*o = list
+	return nil
+}
+func (o *origins) String() string {
+	if len(*o) == 0 {
+		return "same origin only"
+	}
+	return strings.Join(*o, ",")
+}
+
+func (s *secret) UnmarshalText(b []byte) error {
+	if len(b) < minSecretBytes {
+		return fmt.Errorf("too short: it has %d bytes and needs at least %d (e.g. from `openssl rand -hex 32`)", len(b), minSecretBytes)
+	}
+	s.JWTSecret = bytes.Clone(b)
+	return nil
+}
+
+// String never shows the secret, only where it came from.
+func (s *secret) String() string {
+	if s.SecretGenerated {
+		return "generated"
+	}
+	return "set"
+}
+
+func (w *whole) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < w.min || n > w.max {
+		return fmt.Errorf("%q is not a whole number from %d to %d", b, w.min, w.max)
+	}
+	*w.p = n
+	return nil
+}
+func (w *whole) String() string { return strconv.Itoa(*w.p) }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil || v < d.min {
+		return fmt.Errorf(d.bad, b)
+	}
+	*d.p = v
+	return nil
+}
+func (d *duration) String() string { return d.p.String() }
 
 // flagValue is a string flag that, for a boolean setting, may also be given
 // bare (--trust-proxy means --trust-proxy=true).
@@ -304,35 +437,22 @@ func checkOrigin(o string) error {
 	return nil
 }
 
-// logAttrs returns the configuration as log attributes, with the secrets
-// masked.
+// logAttrs returns the configuration as log attributes, named after the
+// variables (PARLEY_LOG_LEVEL is log_level), with the secrets masked.
 func (c serveConfig) logAttrs() []any {
-	secret := "set"
-	if c.SecretGenerated {
-		secret = "generated"
+	attrs := []any{"dev", c.Dev}
+	for _, s := range c.settings() {
+		name := strings.ToLower(strings.TrimPrefix(s.env, "PARLEY_"))
+		var v any = s.value.String()
+		switch x := s.value.(type) { // numbers and switches stay numbers and switches
+		case *whole:
+			v = *x.p
+		case *boolean:
+			v = bool(*x)
+		}
+		attrs = append(attrs, name, v)
 	}
-	origins := "same origin only"
-	if len(c.AllowedOrigins) > 0 {
-		origins = strings.Join(c.AllowedOrigins, ",")
-	}
-	attrs := []any{
-		"dev", c.Dev,
-		"addr", c.Addr,
-		"database_url", redactDSN(c.DatabaseURL),
-		"jwt_secret", secret,
-		"history_limit", c.HistoryLimit,
-		"allowed_origins", origins,
-		"trust_proxy", c.TrustProxy,
-		"log_format", c.LogFormat,
-		"log_level", c.LogLevel.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(),
-		"drain_delay", c.DrainDelay.String(),
-		"redis_url", redactURL(c.RedisURL),
-		"redis_cluster", c.RedisCluster,
-		"redis_prefix", c.RedisPrefix,
-		"ping_interval", c.PingInterval.String(),
-	}
-	return append(attrs, c.Limits.logAttrs()...)
+	return attrs
 }
 
 // redactURL hides the password in a URL such as a Redis URL.

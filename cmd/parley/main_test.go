@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"parley/db/dbtest"
+	"parley/api"
+	"parley/internal/dbtest"
 )
 
 // testSecret is a JWT secret of the minimum length.
@@ -44,7 +47,10 @@ func TestRun_Serve(t *testing.T) {
 		t.Fatalf("user create printed %q, want a numeric id", out.String())
 	}
 
-	base, stop := startServer(t, env)
+	base, logs, stop := startServer(t, env)
+	if addr := logs.debugAddr(); addr != "" {
+		t.Errorf("a debug listener started on %s without PARLEY_DEBUG_ADDR, want none", addr)
+	}
 
 	alice := postJSON[tokens](t, base+"/api/v1/auth/register", "", map[string]string{
 		"username": "alice", "password": "alice-password", "display_name": "Alice",
@@ -89,6 +95,48 @@ func TestRun_Serve(t *testing.T) {
 	}
 }
 
+// TestRun_ServeDebug checks that PARLEY_DEBUG_ADDR serves the profiles on
+// its own listener and never on the public one.
+func TestRun_ServeDebug(t *testing.T) {
+	t.Parallel()
+	base, logs, stop := startServer(t, map[string]string{
+		"DATABASE_URL":      dbtest.DSN(t),
+		"PARLEY_JWT_SECRET": testSecret,
+		"PARLEY_ADDR":       "127.0.0.1:0",
+		"PARLEY_DEBUG_ADDR": "127.0.0.1:0",
+	})
+	debug := logs.debugAddr()
+	if debug == "" {
+		t.Fatal("no debug listening line before the listening line")
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(body)
+	}
+	const profileList = "Types of profiles available"
+	if status, body := get("http://" + debug + "/debug/pprof/"); status != http.StatusOK || !strings.Contains(body, profileList) {
+		t.Errorf("debug listener /debug/pprof/: got %d %.80q, want 200 with the list of profiles", status, body)
+	}
+	if status, body := get("http://" + debug + "/debug/pprof/goroutine?debug=1"); status != http.StatusOK || !strings.Contains(body, "goroutine profile: total") {
+		t.Errorf("debug listener goroutine profile: got %d %.80q, want 200 with a goroutine profile", status, body)
+	}
+	if _, body := get(base + "/debug/pprof/"); strings.Contains(body, profileList) {
+		t.Error("the public listener serves the profiles, want them on the debug listener only")
+	}
+	if err := stop(); err != nil {
+		t.Errorf("run returned %v after cancel, want nil", err)
+	}
+}
+
 // TestRun_ServeConfigErrors checks that serve refuses to start, before it
 // touches the database, when the configuration is unsafe or wrong.
 func TestRun_ServeConfigErrors(t *testing.T) {
@@ -115,8 +163,14 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"DrainDelay", []string{"serve"}, map[string]string{"PARLEY_DRAIN_DELAY": "-1s"}, "PARLEY_DRAIN_DELAY"},
 		{"LogLevel", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"PingInterval", []string{"serve", "--ping-interval", "500ms"}, nil, "PARLEY_PING_INTERVAL"},
+		{"RefreshGrace", []string{"serve", "--refresh-grace", "-1s"}, nil, "PARLEY_REFRESH_GRACE"},
+		{"LoginLifetime", []string{"serve", "--login-lifetime", "10m"}, nil, "PARLEY_LOGIN_LIFETIME"},
+		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
 		{"RedisURLRedacted", []string{"serve"}, map[string]string{"REDIS_URL": "http://u:hunter2@cache:6379"}, `REDIS_URL: "http://u:xxxxx@cache:6379" is not a Redis URL`},
 		{"Rate", []string{"serve", "--rate-post", "10"}, nil, "PARLEY_RATE_POST"},
+		{"DebugAddrAnyInterface", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": ":6060"}, "PARLEY_DEBUG_ADDR: \":6060\" must be a loopback address"},
+		{"DebugAddrPublic", []string{"serve", "--debug-addr", "0.0.0.0:6060"}, nil, "must be a loopback address"},
+		{"DebugAddrNoPort", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": "127.0.0.1"}, "PARLEY_DEBUG_ADDR"},
 		{"Argument", []string{"serve", "extra"}, nil, `unexpected argument "extra"`},
 		{"UnknownFlag", []string{"serve", "--nope"}, nil, "flag provided but not defined"},
 	}
@@ -152,7 +206,8 @@ func TestLoadServeConfig(t *testing.T) {
 		want := serveConfig{
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
-			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: defaultLimits(),
+			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
+			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -161,28 +216,44 @@ func TestLoadServeConfig(t *testing.T) {
 	t.Run("FlagsOverrideEnv", func(t *testing.T) {
 		t.Parallel()
 		cfg, _, err := loadServeConfig(
-			[]string{"--addr", "127.0.0.1:9000", "--trust-proxy", "--history-limit=30", "--rate-post", "5/10s"},
+			[]string{"--addr", "127.0.0.1:9000", "--trust-proxy", "--history-limit=30", "--rate-post", "5/10s", "--refresh-grace", "0s"},
 			getenvFrom(map[string]string{
 				"DATABASE_URL": "postgres:///parley", "PARLEY_JWT_SECRET": testSecret,
 				"PARLEY_ADDR": ":7000", "PARLEY_TRUST_PROXY": "false", "PARLEY_HISTORY_LIMIT": "20",
 				"PARLEY_ALLOWED_ORIGINS": " https://a.example/ ,http://localhost:5173,", "PARLEY_LOG_FORMAT": "TEXT",
 				"PARLEY_SHUTDOWN_TIMEOUT": "3s", "PARLEY_RATE_AUTH_IP": "3/1h",
 				"REDIS_URL": "redis://:pw@localhost:6379/1", "PARLEY_REDIS_PREFIX": "chat:", "PARLEY_DRAIN_DELAY": "0s",
+				"PARLEY_REFRESH_GRACE": "1m", "PARLEY_LOGIN_LIFETIME": "720h",
 			}), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lim := defaultLimits()
-		lim.PostPerUser = rate{5, 10 * time.Second}
-		lim.AuthPerIP = rate{3, time.Hour}
+		lim := api.DefaultLimits
+		lim.PostPerUser = api.Rate{N: 5, Per: 10 * time.Second}
+		lim.AuthPerIP = api.Rate{N: 3, Per: time.Hour}
 		want := serveConfig{
 			Addr: "127.0.0.1:9000", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 30,
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
 			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
+			RefreshGrace: 0, LoginLifetime: 30 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("TrustedProxies", func(t *testing.T) {
+		t.Parallel()
+		cfg, _, err := loadServeConfig(nil, getenvFrom(map[string]string{
+			"DATABASE_URL": "postgres:///parley", "PARLEY_JWT_SECRET": testSecret,
+			"PARLEY_TRUST_PROXY": "10.1.2.3/8, 192.0.2.7,::ffff:198.51.100.1",
+		}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("198.51.100.1/32")}
+		if !cfg.TrustProxy || !slices.Equal(cfg.TrustedProxies, want) {
+			t.Errorf("got TrustProxy %v, TrustedProxies %v; want true, %v", cfg.TrustProxy, cfg.TrustedProxies, want)
 		}
 	})
 	t.Run("DevGeneratesSecret", func(t *testing.T) {
@@ -243,35 +314,6 @@ func TestRedactDSN(t *testing.T) {
 	}
 }
 
-func TestParseRate(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    rate
-		wantErr bool
-	}{
-		{"10/1m", rate{10, time.Minute}, false},
-		{" 5 / 30s ", rate{5, 30 * time.Second}, false},
-		{"100/1h", rate{100, time.Hour}, false},
-		{"10", rate{}, true},
-		{"0/1m", rate{}, true},
-		{"x/1m", rate{}, true},
-		{"10/0s", rate{}, true},
-		{"10/minute", rate{}, true},
-	}
-	for _, tt := range tests {
-		got, err := parseRate(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseRate(%q): got %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-	if got := (rate{10, time.Minute}).String(); got != "10/1m" {
-		t.Errorf("String: got %q, want 10/1m", got)
-	}
-}
-
-// TestRun_UserCreate covers the ways "user create" refuses its input; the
-// success path is in TestRun_Serve.
 func TestRun_UserCreate(t *testing.T) {
 	t.Parallel()
 	dsn := dbtest.DSN(t)
@@ -389,10 +431,10 @@ func TestRun_Commands(t *testing.T) {
 // startServer runs "parley serve" with env in the background, waits until
 // /healthz answers, and returns the base URL and a stop function that
 // cancels the run and returns its error.
-func startServer(t *testing.T, env map[string]string) (base string, stop func() error) {
+func startServer(t *testing.T, env map[string]string) (base string, logs *logWatcher, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logWatcher{t: t, addr: make(chan string, 1)}
+	logs = &logWatcher{t: t, addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, getenvFrom(env), nil, io.Discard, logs) }()
 	var once sync.Once
@@ -418,7 +460,7 @@ func startServer(t *testing.T, env map[string]string) (base string, stop func() 
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base, stop
+				return base, logs, stop
 			}
 		}
 		if time.Now().After(deadline) {
@@ -434,9 +476,18 @@ type logWatcher struct {
 	t    *testing.T
 	addr chan string
 
-	mu   sync.Mutex
-	buf  []byte
-	seen bool
+	mu    sync.Mutex
+	buf   []byte
+	seen  bool
+	debug string // the address of the "debug listening" line
+}
+
+// debugAddr returns the debug listener's address, or "" if none started
+// before the "listening" line.
+func (w *logWatcher) debugAddr() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.debug
 }
 
 func (w *logWatcher) Write(p []byte) (int, error) {
@@ -454,9 +505,14 @@ func (w *logWatcher) Write(p []byte) (int, error) {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if !w.seen && json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-			w.seen = true
-			w.addr <- entry.Addr
+		if !w.seen && json.Unmarshal(line, &entry) == nil {
+			switch entry.Msg {
+			case "listening":
+				w.seen = true
+				w.addr <- entry.Addr
+			case "debug listening":
+				w.debug = entry.Addr
+			}
 		}
 		w.buf = w.buf[i+1:]
 	}
@@ -552,7 +608,8 @@ func doJSON[T any](t *testing.T, method, url, token string, body any, wantStatus
 }
 
 // TestREADME_Settings keeps the README's settings table in step with the
-// settings serve reads: each variable has a row that names its flag.
+// settings serve reads: each variable has a row that names its flag and,
+// where the default is a value, that value.
 func TestREADME_Settings(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -560,10 +617,12 @@ func TestREADME_Settings(t *testing.T) {
 		t.Fatal(err)
 	}
 	flagCell := map[string]string{} // variable → the row's flag column
+	defCell := map[string]string{}  // variable → the row's default column
 	for line := range strings.SplitSeq(string(readme), "\n") {
 		cells := strings.Split(line, " | ")
 		if strings.HasPrefix(line, "| `") && len(cells) >= 4 {
 			flagCell[strings.Trim(cells[0], "| `")] = cells[1]
+			defCell[strings.Trim(cells[0], "| `")] = cells[2]
 		}
 	}
 	for _, s := range allSettings() {
@@ -575,6 +634,9 @@ func TestREADME_Settings(t *testing.T) {
 			t.Errorf("README has no settings row for %s", s.env)
 		} else if got != want {
 			t.Errorf("README row for %s: got flag column %q, want %q", s.env, got, want)
+		}
+		if s.shown == "" && defCell[s.env] != "`"+s.def+"`" {
+			t.Errorf("README row for %s: got default column %q, want %q", s.env, defCell[s.env], "`"+s.def+"`")
 		}
 	}
 }

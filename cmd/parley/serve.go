@@ -59,6 +59,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Error("close database", "err", err)
 		}
 	}()
+	store.RefreshGrace = cfg.RefreshGrace
+	store.LoginLifetime = cfg.LoginLifetime
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purgeDone := make(chan struct{})
+	defer func() { stopPurge(); <-purgeDone }() // before the store closes
+	go func() {
+		defer close(purgeDone)
+		purgeSessions(purgeCtx, logger, store, purgeInterval)
+	}()
 
 	sh, err := newShared(ctx, cfg, logger)
 	if err != nil {
@@ -72,6 +81,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hub, err := notify.NewHub(ctx, notify.Config{PingInterval: cfg.PingInterval, Presence: sh.presence}, logger, sh.broker, store)
 	if err != nil {
 		return fmt.Errorf("start event hub: %w", err)
+	}
+
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, newDebugMux(), logger)
+		if err != nil {
+			_ = hub.Close(context.WithoutCancel(ctx))
+			return err
+		}
+		defer stopDebug()
 	}
 
 	var draining atomic.Bool
@@ -107,6 +125,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	stop() // a second signal now kills the process the usual way
 	return shutdown(context.WithoutCancel(ctx), cfg, logger, &draining, srv, served, hub)
+}
+
+// purgeInterval is how often ended logins and expired refresh tokens are
+// deleted. Nothing reads them, so an hour late costs only disk.
+const purgeInterval = time.Hour
+
+// purgeSessions deletes ended logins and expired refresh tokens once at
+// start and then every interval, until ctx ends. Every instance runs it; the
+// deletes are idempotent, so that is harmless.
+func purgeSessions(ctx context.Context, logger *slog.Logger, store *db.Store, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sessions, tokens, err := store.PurgeSessions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("purge sessions", "err", err)
+		case sessions+tokens > 0:
+			logger.Info("purged sessions", "sessions", sessions, "refresh_tokens", tokens)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // shutdown stops serving in the order that loses no client: /readyz fails
@@ -155,7 +199,8 @@ func (c serveConfig) apiConfig() api.Config {
 		HistoryLimit:   c.HistoryLimit,
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
-		Limits:         c.Limits.api(),
+		TrustedProxies: c.TrustedProxies,
+		Limits:         c.Limits,
 	}
 }
 

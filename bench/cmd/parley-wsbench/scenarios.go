@@ -83,20 +83,6 @@ func (b *bench) memory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if b.o.inprocess {
-		before := sampleRuntime()
-		clients, err := b.connect(ctx, co, all(n), func(int) int { return 0 })
-		if err != nil {
-			return err
-		}
-		if _, _, err := b.settle(ctx, clients, time.Second); err != nil {
-			closeAll(clients)
-			return err
-		}
-		b.memoryInProcess(ctx, clients, before)
-		closeAll(clients)
-		return nil
-	}
 	pid := b.pidOf("a")
 	if pid == 0 {
 		return errors.New("needs -pids a=<pid of the first instance>")
@@ -127,6 +113,7 @@ func (b *bench) memory(ctx context.Context) error {
 	fds := fdCount(pid)
 	gen, _ := procStatus(os.Getpid())
 	live, slow, lost := liveCount(clients)
+	b.writeProfiles(ctx) // after the RSS figure, which fetching them would move
 	closeAll(clients)
 	perConn := float64(after-before) * 1024 / float64(n)
 	b.check(sc, fmt.Sprintf("server RSS per idle WebSocket (%d on a)", n), fmt.Sprintf("%.1f KiB", perConn/1024), "< 16 KiB", perConn < 16*1024)
@@ -372,7 +359,7 @@ func (b *bench) capacity(ctx context.Context) error {
 func (b *bench) fanout(ctx context.Context) error {
 	const sc = "fanout"
 	n := b.o.fanMembers
-	resync := b.o.redisURL != "" && !b.o.inprocess
+	resync := b.o.redisURL != ""
 	co, err := b.newCohortJoin(ctx, "fan", n, 1, !resync)
 	if err != nil {
 		return err

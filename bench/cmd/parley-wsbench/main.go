@@ -1,5 +1,5 @@
 // Command parley-wsbench loads Parley's WebSocket event channel (issue 3's
-// load generator). scripts/bench-ws.sh starts two instances sharing one
+// load generator). bench/bench-ws.sh starts two instances sharing one
 // PostgreSQL and one Redis and runs it; see that script for the setup.
 //
 // It creates its users, sessions, channels and memberships straight in
@@ -34,7 +34,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,7 +42,6 @@ import (
 	_ "github.com/lib/pq" // the database/sql driver
 
 	"parley/auth"
-	"parley/bench/inprocess"
 	"parley/bench/procstat"
 )
 
@@ -75,8 +73,9 @@ type options struct {
 	verbose    bool
 
 	redisURL         string
-	inprocess        bool
+	debugURL         string
 	cpuProfile       string
+	cpuDuration      time.Duration
 	memProfile       string
 	goroutineProfile string
 }
@@ -102,10 +101,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.quietMax, "settle-timeout", 5*time.Minute, "longest wait for the presence events that connecting causes to stop")
 	fs.BoolVar(&o.verbose, "v", false, "log every unexpected close")
 	fs.StringVar(&o.redisURL, "redis", "", "Redis URL the instances share; with it, fanout's members join by a resync rather than online (see fanout)")
-	fs.BoolVar(&o.inprocess, "inprocess", false, "serve one instance in this process on -dsn (in-memory fan-out, like serve without REDIS_URL) instead of -urls, to profile it")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "with -inprocess: write a CPU profile of the whole run here")
-	fs.StringVar(&o.memProfile, "memprofile", "", "with -inprocess: write a heap profile here while the memory scenario's connections are open")
-	fs.StringVar(&o.goroutineProfile, "goroutineprofile", "", "with -inprocess: write a goroutine profile here while the memory scenario's connections are open")
+	fs.StringVar(&o.debugURL, "debug-url", "", "the first instance's debug listener (its PARLEY_DEBUG_ADDR), e.g. http://127.0.0.1:6060, to fetch profiles from")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "with -debug-url: write a CPU profile of the first instance over the run's first -cpuprofile-seconds here")
+	fs.DurationVar(&o.cpuDuration, "cpuprofile-seconds", 30*time.Second, "with -cpuprofile: how long the CPU profile covers")
+	fs.StringVar(&o.memProfile, "memprofile", "", "with -debug-url: write the first instance's heap profile here while the memory scenario's connections are open")
+	fs.StringVar(&o.goroutineProfile, "goroutineprofile", "", "with -debug-url: write the first instance's goroutine profile here while the memory scenario's connections are open")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -120,12 +120,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.dsn == "":
 		return o, errors.New("-dsn is required")
-	case o.inprocess && len(o.urls) > 0:
-		return o, errors.New("-inprocess serves its own instance: give no -urls")
-	case !o.inprocess && len(o.urls) == 0:
-		return o, errors.New("-urls is required (or -inprocess)")
-	case !o.inprocess && (o.cpuProfile != "" || o.memProfile != "" || o.goroutineProfile != ""):
-		return o, errors.New("profiles need -inprocess: serve exposes none")
+	case len(o.urls) == 0:
+		return o, errors.New("-urls is required")
+	case o.debugURL == "" && (o.cpuProfile != "" || o.memProfile != "" || o.goroutineProfile != ""):
+		return o, errors.New("profiles need -debug-url: they come from the first instance's debug listener")
+	case o.cpuDuration < time.Second:
+		return o, errors.New("-cpuprofile-seconds must be at least 1s")
 	}
 	for _, s := range strings.Split(*scen, ",") {
 		switch s = strings.TrimSpace(s); s {
@@ -189,30 +189,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) (i
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret := getenv("PARLEY_WSBENCH_JWT_SECRET")
-	if o.inprocess {
-		logPath := os.TempDir() + "/parley-wsbench-server.log"
-		srv, err := inprocess.Start(ctx, o.dsn, logPath)
-		if err != nil {
-			return 2, err
-		}
-		defer func() {
-			if err := srv.Stop(); err != nil {
-				fmt.Fprintf(stderr, "parley-wsbench: in-process server: %v\n", err)
-			}
-		}()
-		o.urls, secret = []string{srv.URL}, string(srv.Secret)
-		fmt.Fprintf(stderr, "wsbench: serving one instance in this process at %s, log in %s\n", srv.URL, logPath)
-		if o.cpuProfile != "" {
-			f, err := os.Create(o.cpuProfile)
-			if err != nil {
-				return 2, err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return 2, err
-			}
-			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
-		}
-	}
 	if len(secret) < auth.MinSecretLen {
 		return 2, fmt.Errorf("PARLEY_WSBENCH_JWT_SECRET must hold the servers' PARLEY_JWT_SECRET (at least %d bytes)", auth.MinSecretLen)
 	}
@@ -237,6 +213,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) (i
 		})
 	}
 
+	defer b.startCPUProfile(ctx)()
 	for _, s := range o.scenarios {
 		var err error
 		switch s {

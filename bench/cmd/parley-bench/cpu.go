@@ -7,8 +7,7 @@ import (
 )
 
 // cpuTimes returns the CPU time used so far by each of procs (with their
-// children) and, as "client", by this process (which includes the server
-// with -serve-dsn).
+// children) and, as "client", by this process.
 func cpuTimes(procs []procstat.Proc) (map[string]time.Duration, error) {
 	times := map[string]time.Duration{"client": procstat.Self()}
 	for _, p := range procs {

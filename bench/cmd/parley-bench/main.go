@@ -1,18 +1,21 @@
 // Command parley-bench loads a running Parley server through its public API
-// and reports throughput and latency. scripts/bench.sh (make bench) runs it
+// and reports throughput and latency. bench/bench.sh (make bench) runs it
 // against a fresh database and compares the figures with pgbench replaying
 // the same SQL.
 //
 // Setup registers users u000…u031 and has user i create channel c000…c031,
-// so channel i's only member is user i; the ids must be contiguous, because
+// so channel i's first member is user i; the ids must be contiguous, because
 // pgbench maps its client i to conversation conv_base+i and user
-// user_base+i. Each channel is then seeded with -seed messages.
+// user_base+i. Every user also joins c000. Each channel is then seeded with
+// -seed messages.
 //
-// Two phases follow, each a closed loop of -clients concurrent clients that
-// runs for -warmup (not measured) and then -duration:
+// The phases, each a closed loop of concurrent clients that runs for
+// -warmup (not measured) and then -duration:
 //
-//	post     client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
-//	history  client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
+//	post         client i posts to channel i, each message with a new client_msg_id; anything but 201 fails
+//	post-one     the same, but every client posts to c000: one busy channel
+//	post-single  client 0 alone posts to its channel: the latency of a quiet server
+//	history      client i reads channel i's latest page (GET …/messages, default limit); anything but 200 fails
 //
 // Each client keeps one keep-alive connection and speaks HTTP/1.1 on it
 // with prebuilt requests (see loadConn), so that the load generator takes
@@ -32,22 +35,19 @@
 //
 // With -state FILE, the first run does the setup and saves the users, their
 // tokens and channels to FILE; later runs with the same FILE skip setup and
-// load the same server again. scripts/bench.sh runs the phases this way in
+// load the same server again. bench/bench.sh runs the phases this way in
 // rounds, alternating with pgbench, so that whatever else slows the machine
 // meanwhile slows both sides alike.
 //
-// To see where the server spends its CPU, -serve-dsn runs Parley's handler
-// inside this process against that (fresh) database instead of loading -url,
-// and -cpuprofile writes a CPU profile of the whole process; the load
-// generator's own samples carry the label bench=client:
+// To see where the server spends its CPU, run it with its private debug
+// listener (PARLEY_DEBUG_ADDR=127.0.0.1:6060) and take a profile of the real
+// binary while this loads it:
 //
-//	parley-bench -serve-dsn 'postgres://…/parley?sslmode=disable' -cpuprofile cpu.out
-//	go tool pprof -tagignore bench=client -top cpu.out
+//	go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=20'
 //
 // Usage:
 //
 //	parley-bench -url http://127.0.0.1:8080 [-clients 32] [-duration 15s] [-warmup 3s] [-seed 50] [-state FILE]
-//	parley-bench -serve-dsn DSN [-serve-log FILE] [-cpuprofile FILE] [-memprofile FILE] [flags]
 package main
 
 import (
@@ -61,7 +61,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +68,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"parley/bench/inprocess"
 	"parley/bench/procstat"
 )
 
@@ -94,11 +92,7 @@ type config struct {
 	password string
 	state    string
 
-	procs      []procstat.Proc
-	serveDSN   string
-	serveLog   string
-	cpuProfile string
-	memProfile string
+	procs []procstat.Proc
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured time of each phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each phase's measurement")
 	fs.IntVar(&cfg.seed, "seed", 50, "messages posted to each channel during setup")
-	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order; empty for the setup alone (with -state, to keep it for later runs)")
+	fs.StringVar(&cfg.phases, "phases", "post,history", "comma-separated phases to run after setup, in order (post, post-one, post-single, history); empty for the setup alone (with -state, to keep it for later runs)")
 	fs.StringVar(&cfg.body, "body", "The quick brown fox jumps over the lazy dog while the bench runs.", "message body to post (plain text, no quotes or backslashes)")
 	fs.StringVar(&cfg.password, "password", "bench-password-1", "password of the bench users")
 	fs.StringVar(&cfg.state, "state", "", "file that keeps the setup (users, tokens, channels) for later runs against the same server")
@@ -119,10 +113,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.procs, err = procstat.Parse(s, "cpu", "client")
 		return err
 	})
-	fs.StringVar(&cfg.serveDSN, "serve-dsn", "", "serve Parley in this process on this fresh database instead of loading -url")
-	fs.StringVar(&cfg.serveLog, "serve-log", os.DevNull, "where the in-process server writes its log (with -serve-dsn)")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, in-process server included, to this file")
-	fs.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile of this process, in-process server included, to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -130,8 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case (cfg.baseURL == "") == (cfg.serveDSN == ""):
-		return errors.New("give either -url or -serve-dsn")
+	case cfg.baseURL == "":
+		return errors.New("-url is required")
 	case cfg.clients < 1 || cfg.clients > 1000:
 		return errors.New("-clients must be 1-1000")
 	case cfg.duration <= 0 || cfg.warmup < 0:
@@ -141,45 +131,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	phases := strings.FieldsFunc(cfg.phases, func(r rune) bool { return r == ',' })
 	for _, name := range phases {
-		if name != "post" && name != "history" {
-			return fmt.Errorf("-phases: no phase %q (post, history)", name)
+		if !slices.Contains([]string{"post", "post-one", "post-single", "history"}, name) {
+			return fmt.Errorf("-phases: no phase %q (post, post-one, post-single, history)", name)
 		}
-	}
-	if cfg.serveDSN != "" {
-		// For -cpuprofile: a profile of this process then shows what the
-		// server spends its CPU on. Load-generator goroutines carry the pprof
-		// label bench=client, so `go tool pprof -tagignore bench=client`
-		// shows the server alone.
-		srv, err := inprocess.Start(ctx, cfg.serveDSN, cfg.serveLog)
-		if err != nil {
-			return fmt.Errorf("in-process server: %w", err)
-		}
-		defer func() {
-			if err := srv.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "parley-bench: in-process server: %v\n", err)
-			}
-		}()
-		cfg.baseURL = srv.URL
 	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/") + "/api/v1"
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if cfg.memProfile != "" {
-		defer func() {
-			if err := writeHeapProfile(cfg.memProfile); err != nil {
-				fmt.Fprintf(stderr, "parley-bench: -memprofile: %v\n", err)
-			}
-		}()
-	}
 
 	api := &apiClient{base: cfg.baseURL, http: newHTTPClient(cfg.clients)}
 	setupStart := time.Now()
@@ -188,9 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !loaded {
-		// Labelled too: the transport's goroutines for the connections that
-		// setup opens inherit the label.
-		pprof.Do(ctx, clientLabels, func(ctx context.Context) { users, err = setup(ctx, api, cfg) })
+		users, err = setup(ctx, api, cfg)
 		if err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
@@ -207,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	api.http.CloseIdleConnections()
 	for _, u := range users {
-		if u.conn, err = newLoadConn(cfg.baseURL, u); err != nil {
+		if u.conn, err = newLoadConn(cfg.baseURL, u, users[0]); err != nil {
 			return err
 		}
 		defer u.conn.close()
@@ -216,10 +170,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Each run's client_msg_ids are its own, so a later run with the same
 	// -state posts new messages rather than retries.
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	post := func(shared bool) func(ctx context.Context, u *benchUser, k int) error {
+		return func(ctx context.Context, u *benchUser, k int) error {
+			return u.conn.postMessage(ctx, shared, cfg.body, "b"+runID+"-"+strconv.Itoa(k))
+		}
+	}
 	ops := map[string]func(ctx context.Context, u *benchUser, k int) error{
-		"post": func(ctx context.Context, u *benchUser, k int) error {
-			return u.conn.postMessage(ctx, cfg.body, "b"+runID+"-"+strconv.Itoa(k))
-		},
+		"post":        post(false),
+		"post-one":    post(true),
+		"post-single": post(false),
 		"history": func(ctx context.Context, u *benchUser, _ int) error {
 			return u.conn.latestHistory(ctx)
 		},
@@ -227,8 +186,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var results []result
 	for _, name := range phases {
 		op := ops[name]
-		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(users), cfg.warmup, cfg.duration)
-		r := runPhase(ctx, name, users, cfg.warmup, cfg.duration, cfg.procs, op)
+		active := users
+		if name == "post-single" {
+			active = users[:1]
+		}
+		fmt.Fprintf(stderr, "parley-bench: %s: %d clients, %s warm-up + %s\n", name, len(active), cfg.warmup, cfg.duration)
+		r := runPhase(ctx, name, active, cfg.warmup, cfg.duration, cfg.procs, op)
 		results = append(results, r)
 		if r.firstErr != nil {
 			printResults(stdout, results)
@@ -276,20 +239,6 @@ func printResults(w io.Writer, results []result) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// writeHeapProfile writes the heap profile, whose alloc_space and
-// alloc_objects samples count every allocation since the start, to path.
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -25,6 +25,7 @@ type loadConn struct {
 	addr    string // host:port
 	getReq  []byte // the whole GET of the latest history page
 	postHdr []byte // a POST's request line and headers, up to Content-Length's value
+	oneHdr  []byte // the same for a POST to the shared channel c000
 
 	conn     net.Conn
 	deadline time.Time // of conn's reads and writes
@@ -36,7 +37,7 @@ type loadConn struct {
 // requestTimeout bounds one request of the measured phases.
 const requestTimeout = 30 * time.Second
 
-func newLoadConn(base string, u *benchUser) (*loadConn, error) {
+func newLoadConn(base string, u, first *benchUser) (*loadConn, error) {
 	b, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -44,14 +45,15 @@ func newLoadConn(base string, u *benchUser) (*loadConn, error) {
 	if b.Scheme != "http" {
 		return nil, fmt.Errorf("%s: the load phases speak plain http only", base)
 	}
-	path := b.EscapedPath() + u.msgPath
-	head := func(method string) string {
-		return method + " " + path + " HTTP/1.1\r\nHost: " + b.Host + "\r\nAuthorization: " + u.auth + "\r\n"
+	head := func(method, msgPath string) string {
+		return method + " " + b.EscapedPath() + msgPath + " HTTP/1.1\r\nHost: " + b.Host + "\r\nAuthorization: " + u.auth + "\r\n"
 	}
+	const post = "Content-Type: application/json\r\nContent-Length: "
 	return &loadConn{
 		addr:    b.Host,
-		getReq:  []byte(head(http.MethodGet) + "\r\n"),
-		postHdr: []byte(head(http.MethodPost) + "Content-Type: application/json\r\nContent-Length: "),
+		getReq:  []byte(head(http.MethodGet, u.msgPath) + "\r\n"),
+		postHdr: []byte(head(http.MethodPost, u.msgPath) + post),
+		oneHdr:  []byte(head(http.MethodPost, first.msgPath) + post),
 		body:    make([]byte, 0, 16<<10),
 	}, nil
 }
@@ -69,12 +71,16 @@ func (c *loadConn) latestHistory(ctx context.Context) error {
 	return nil
 }
 
-// postMessage posts body with clientMsgID to the user's channel and expects
-// 201 and a message object. The JSON is built by hand: body and clientMsgID
-// hold no quotes or backslashes.
-func (c *loadConn) postMessage(ctx context.Context, body, clientMsgID string) error {
+// postMessage posts body with clientMsgID to the user's channel, or with
+// shared to c000, and expects 201 and a message object. The JSON is built
+// by hand: body and clientMsgID hold no quotes or backslashes.
+func (c *loadConn) postMessage(ctx context.Context, shared bool, body, clientMsgID string) error {
 	n := len(`{"body":"","client_msg_id":""}`) + len(body) + len(clientMsgID)
-	c.req = append(c.req[:0], c.postHdr...)
+	hdr := c.postHdr
+	if shared {
+		hdr = c.oneHdr
+	}
+	c.req = append(c.req[:0], hdr...)
 	c.req = strconv.AppendInt(c.req, int64(n), 10)
 	c.req = append(c.req, "\r\n\r\n"+`{"body":"`...)
 	c.req = append(c.req, body...)

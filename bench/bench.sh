@@ -4,7 +4,7 @@
 # It starts a private PostgreSQL with the default durability settings (fsync
 # and synchronous_commit on, unlike make test), creates a fresh database,
 # runs "BINARY serve" on a free loopback port with the rate limits raised
-# out of the way, and loads it with cmd/parley-bench: 32 clients post
+# out of the way, and loads it with bench/cmd/parley-bench: 32 clients post
 # messages, each to its own channel, and read the latest history page.
 # pgbench, at the same concurrency, replays the SQL of one POST
 # (bench/pgbench/post.sql), the history SELECT (history.sql) and, for
@@ -20,17 +20,22 @@
 # each phase is measured in each round, default 3), BENCH_WARMUP (seconds of
 # unmeasured load before each, default 1), BENCH_REDIS (0, the default: the
 # server runs alone; 1: it uses a Redis via REDIS_URL, as one of several
-# instances), BENCH_FLOOR (1: also load cmd/parley-floor in every round,
+# instances), BENCH_FLOOR (1: also load bench/cmd/parley-floor in every round,
 # with its ratios reported beside the server's), BENCH_AGAINST (another
 # build of parley, say of the commit before a change, started with the same
 # settings and loaded in every round beside BINARY: a paired comparison
 # that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
-# settings), GO (default go).
+# settings), BENCH_PHASES (the parley-bench phases loaded in each round,
+# default "post history"; post-one has all 32 clients post to one channel,
+# post-single one client alone: pgbench replays only post and history),
+# BENCH_SLOW_FLUSH (1: PostgreSQL waits 1 ms before every WAL flush, as a
+# cloud disk would make it, with commit_delay=1000 and commit_siblings=0;
+# synchronous_commit stays on), GO (default go).
 set -Eeuo pipefail
-. "$(dirname "$0")/services.sh"
+. "$(dirname "$0")/../scripts/services.sh"
 
-[ $# -eq 1 ] || die "usage: scripts/bench.sh BINARY"
+[ $# -eq 1 ] || die "usage: bench/bench.sh BINARY"
 bin=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$bin" ] || die "$bin is not an executable; run make build"
@@ -44,9 +49,9 @@ post_target=0.6    # POST req/s over pgbench post.sql tps
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
-"${GO:-go}" build -o "$root/bin/parley-bench" "$root/cmd/parley-bench"
+"${GO:-go}" build -o "$root/bin/parley-bench" "$root/bench/cmd/parley-bench"
 floor=${BENCH_FLOOR:-0}
-[ "$floor" = 0 ] || "${GO:-go}" build -o "$root/bin/parley-floor" "$root/cmd/parley-floor"
+[ "$floor" = 0 ] || "${GO:-go}" build -o "$root/bin/parley-floor" "$root/bench/cmd/parley-floor"
 
 dir=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$dir"
@@ -86,8 +91,16 @@ in_background() {
 	return "$rc"
 }
 
-# No extra options: PostgreSQL's default durability, as in production.
-pg_start "$dir/pg" "$dir/sock"
+# PostgreSQL's default durability, as in production. commit_delay makes the
+# backend that leads a WAL flush sleep first, so every commit waits at
+# least that long: the flush of a slow disk, on a fast one.
+pg_opts='' durability='default durability'
+if [ "${BENCH_SLOW_FLUSH:-0}" = 1 ]; then
+	pg_opts='-c commit_delay=1000 -c commit_siblings=0'
+	durability='default durability and a 1 ms flush (commit_delay)'
+fi
+# shellcheck disable=SC2086 # options, one word each
+pg_start "$dir/pg" "$dir/sock" $pg_opts
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 
 # By default the server runs alone, as issue #2 defines the bench: the
@@ -109,7 +122,7 @@ serve_start "$bin" "$dir/server.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$sec
 server_pid=$SERVE_PID url=$SERVE_URL
 wait_ready "$url" "$server_pid"
 
-# BENCH_FLOOR=1 also loads cmd/parley-floor, the least server that answers
+# BENCH_FLOOR=1 also loads bench/cmd/parley-floor, the least server that answers
 # the same two requests on the same stack and store (net/http, the token
 # check, db.Store, encoding/json: no router, middleware, log, limits,
 # validation or events), on the same database and secret. What it adds
@@ -223,10 +236,12 @@ run_http() {
 # larger table or always right after another: a slow spell of the machine
 # (a checkpoint, autovacuum, a neighbour on the host) then falls on every
 # side alike.
-sides=(http pgbench "${extras[@]}")
+read -ra phases <<<"${BENCH_PHASES:-post history}"
 : >"$dir/bench.out"
 for round in $(seq "$rounds"); do
-	for phase in post history; do
+	for phase in "${phases[@]}"; do
+		sides=(http "${extras[@]}")
+		case $phase in post | history) sides+=(pgbench) ;; esac
 		for i in "${!sides[@]}"; do
 			side=${sides[(i + round - 1) % ${#sides[@]}]}
 			case $side in
@@ -236,9 +251,13 @@ for round in $(seq "$rounds"); do
 			esac
 		done
 	done
-	run_pgbench insert "$round"
-	say "round $round of $rounds: POST $(field post rps | tail -1) req/s against $(field pgbench-post rps | tail -1) tps," \
-		"history $(field history rps | tail -1) req/s against $(field pgbench-history rps | tail -1) tps"
+	line="round $round of $rounds:"
+	for phase in "${phases[@]}"; do
+		line+=" $phase $(field "$phase" rps | tail -1)"
+		[ -z "${BENCH_AGAINST:-}" ] || line+=" (against $(field "against-$phase" rps | tail -1))"
+	done
+	case " ${phases[*]} " in *" post "*) run_pgbench insert "$round" ;; esac
+	say "$line req/s"
 done
 
 # total PHASE prints PHASE's rate over all rounds, then its CPU per request
@@ -257,12 +276,6 @@ total() {
 		print ""
 	}' "$dir/bench.out"
 }
-read -r http_post _ < <(total post)
-read -r http_history _ < <(total history)
-read -r pg_post _ < <(total pgbench-post)
-read -r pg_history _ < <(total pgbench-history)
-read -r pg_insert _ < <(total pgbench-insert)
-
 # ratio HTTP PGBENCH prints HTTP / PGBENCH to two places.
 ratio() {
 	awk -v h="$1" -v p="$2" 'BEGIN { printf "%.2f", h / p }'
@@ -281,23 +294,84 @@ ratio_row() {
 	printf "$row" "$1" "$2" "$3" "$ratio" ">= $4" "$verdict"
 }
 echo
-echo "make bench: $clients clients, $rounds rounds of ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with default durability," \
+echo "make bench: $clients clients, $rounds rounds of ${duration}s per phase, PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with $durability," \
 	"server $mode, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # shellcheck disable=SC2059
 printf "$row" workload "HTTP req/s" "pgbench tps" ratio target result
-ratio_row "POST message" "$http_post" "$pg_post" "$post_target"
-ratio_row "GET latest history" "$http_history" "$pg_history" "$history_target"
-for side in "${extras[@]}"; do
-	read -r side_post _ < <(total "$side-post")
-	read -r side_history _ < <(total "$side-history")
-	for f in "$side POST:$side_post:$pg_post" "$side GET history:$side_history:$pg_history"; do
-		IFS=: read -r label h p <<<"$f"
+cpu_phases=()
+for phase in "${phases[@]}"; do
+	read -r rate _ < <(total "$phase")
+	case $phase in
+	post)
+		read -r pg_post _ < <(total pgbench-post)
+		ratio_row "POST message" "$rate" "$pg_post" "$post_target"
+		cpu_phases+=(post pgbench-post)
+		;;
+	history)
+		read -r pg_history _ < <(total pgbench-history)
+		ratio_row "GET latest history" "$rate" "$pg_history" "$history_target"
+		cpu_phases+=(history pgbench-history)
+		;;
+	*)
 		# shellcheck disable=SC2059
-		printf "$row" "$label" "$h" "$p" "$(ratio "$h" "$p")" - -
+		printf "$row" "$phase" "$rate" - - - -
+		cpu_phases+=("$phase")
+		;;
+	esac
+	for side in "${extras[@]}"; do
+		read -r side_rate _ < <(total "$side-$phase")
+		pg='-'
+		case $phase in post | history) read -r pg _ < <(total "pgbench-$phase") ;; esac
+		# shellcheck disable=SC2059
+		printf "$row" "$side $phase" "$side_rate" "$pg" "$([ "$pg" = - ] && echo - || ratio "$side_rate" "$pg")" - -
+		cpu_phases+=("$side-$phase")
 	done
 done
-# shellcheck disable=SC2059
-printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
+if [[ " ${phases[*]} " == *" post "* ]]; then
+	read -r pg_insert _ < <(total pgbench-insert)
+	# shellcheck disable=SC2059
+	printf "$row" "plain INSERT (reference)" - "$pg_insert" - - -
+	cpu_phases+=(pgbench-insert)
+fi
+
+# With BENCH_AGAINST, each phase of BINARY against the same phase of the
+# other build: the median over the rounds of each round's ratio, since the
+# two ran back to back in it. When the other build is the commit before
+# group commit, post-one must reach 3x its rate and post-single keep its
+# p50 latency within 10%.
+if [ -n "${BENCH_AGAINST:-}" ]; then
+	echo
+	echo "paired with BENCH_AGAINST=$BENCH_AGAINST (median of the rounds' ratios)"
+	pair='%-14s %11s %11s %10s %11s %11s %10s %9s\n'
+	# shellcheck disable=SC2059
+	printf "$pair" phase "req/s" "against" "rate x" "p50 ms" "against" "p50 x" target
+	for phase in "${phases[@]}"; do
+		read -r r a rr p pa pr < <(awk -v phase="$phase" '
+			function get(line, key,   i, kv) { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] } }
+			function median(x, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+				return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+			$1 == "BENCH" && ($2 == phase || $2 == "against-" phase) {
+				split($3, kv, "="); round = kv[2]; side = ($2 == phase) ? "us" : "them"
+				rate[side, round] = get($0, "rps"); p50[side, round] = get($0, "p50_ms"); rounds[round] = 1
+			}
+			END {
+				for (k in rounds) if ((("them", k) in rate) && rate["them", k] > 0 && p50["them", k] > 0) {
+					n++; rr[n] = rate["us", k] / rate["them", k]; pr[n] = p50["us", k] / p50["them", k]
+					ru[n] = rate["us", k]; rt[n] = rate["them", k]; pu[n] = p50["us", k]; pt[n] = p50["them", k]
+				}
+				if (n == 0) { print "- - - - - -"; exit }
+				printf "%.1f %.1f %.2f %.2f %.2f %.2f\n", median(ru, n), median(rt, n), median(rr, n), median(pu, n), median(pt, n), median(pr, n)
+			}' "$dir/bench.out")
+		target='-' verdict=''
+		case $phase in
+		post-one) target='rate>=3' verdict=$(awk -v x="$rr" 'BEGIN { print (x >= 3 ? "PASS" : "FAIL") }') ;;
+		post-single) target='p50<=1.10' verdict=$(awk -v x="$pr" 'BEGIN { print (x <= 1.10 ? "PASS" : "FAIL") }') ;;
+		esac
+		[ "$verdict" != FAIL ] || failed=1
+		# shellcheck disable=SC2059
+		printf "$pair" "$phase" "$r" "$a" "$rr" "$p" "$pa" "$pr" "$target $verdict"
+	done
+fi
 echo
 # Where the CPU went: on 2 CPUs shared by everything, the ratio of these
 # totals is what the throughput ratio tends to when both sides are CPU-bound,
@@ -305,9 +379,7 @@ echo
 cpu='%-26s %8s %9s %7s %7s %7s\n'
 # shellcheck disable=SC2059
 printf "$cpu" "CPU us per request" server postgres redis client total
-phases=(post history pgbench-post pgbench-history pgbench-insert)
-for side in "${extras[@]}"; do phases+=("$side-post" "$side-history"); done
-for phase in "${phases[@]}"; do
+for phase in "${cpu_phases[@]}"; do
 	read -r _ sv pg rd cl < <(total "$phase")
 	# shellcheck disable=SC2059
 	printf "$cpu" "$phase" "$sv" "$pg" "$rd" "$cl" "$(echo "$sv $pg $rd $cl" | awk '{ for (i = 1; i <= NF; i++) t += $i; print t }')"

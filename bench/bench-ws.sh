@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-ws.sh BINARY (make bench) loads the WebSocket event channel of two
-# instances sharing one PostgreSQL and one Redis, with cmd/parley-wsbench.
+# instances sharing one PostgreSQL and one Redis, with bench/cmd/parley-wsbench.
 #
 # It starts a private PostgreSQL with make test's settings (fsync,
 # synchronous_commit and full_page_writes off) and a private Redis, creates
@@ -9,15 +9,15 @@
 # the rate limits raised out of the way; their logs go to files. Once both
 # answer /readyz it runs parley-wsbench, which sets up its users straight in
 # PostgreSQL, mints their tokens with the same secret, and reports four
-# scenarios (see cmd/parley-wsbench) with PASS/FAIL against issue 3's
+# scenarios (see bench/cmd/parley-wsbench) with PASS/FAIL against issue 3's
 # targets. It exits non-zero if a target is missed.
 #
-# Why not PostgreSQL's default durability, as scripts/bench.sh uses: every
+# Why not PostgreSQL's default durability, as bench/bench.sh uses: every
 # POST to a conversation bumps its last_seq row, so posts to one channel
 # commit one after another, each waiting for its own fsync. The capacity
 # scenario posts to one channel, and would then measure the disk (a few
 # hundred posts/s at best, far fewer on a busy one) rather than the event
-# channel; scripts/bench.sh already measures POSTs with durable commits.
+# channel; bench/bench.sh already measures POSTs with durable commits.
 # BENCH_WS_PG_OPTIONS=" " restores the defaults. Everything it starts is
 # stopped and removed on exit, Ctrl-C and failures included.
 #
@@ -27,18 +27,17 @@
 # there), BENCH_WS_LOG_LEVEL (the servers' PARLEY_LOG_LEVEL, default info;
 # debug logs why each connection ended), GO (default go).
 #
-# BENCH_WS_PROFILE=DIR profiles instead: serve has no profiling endpoint, so
-# no instance is started; parley-wsbench serves one itself (-inprocess,
-# in-memory fan-out), runs the scenarios against it and writes cpu.pb.gz,
-# heap.pb.gz and goroutine.pb.gz to DIR. Read them with
-# `go tool pprof -tagignore wsbench=client DIR/cpu.pb.gz` (server only) and
-# `go tool pprof -sample_index=inuse_space -ignore 'main\.' DIR/heap.pb.gz`.
-# The process then holds both ends of every connection, so the memory
-# scenario opens 8,000 rather than 10,000 (20,000 open files at most).
+# BENCH_WS_PROFILE=DIR also profiles instance a through its private debug
+# listener (PARLEY_DEBUG_ADDR): a CPU profile of the run's first
+# BENCH_WS_PROFILE_SECONDS (default 30) and heap and goroutine profiles
+# while the memory scenario's connections are open, written to DIR as
+# cpu.pb.gz, heap.pb.gz and goroutine.pb.gz. Read them with `go tool pprof
+# -top DIR/cpu.pb.gz` or `go tool pprof -sample_index=inuse_space
+# DIR/heap.pb.gz`.
 set -Eeuo pipefail
-. "$(dirname "$0")/services.sh"
+. "$(dirname "$0")/../scripts/services.sh"
 
-[ $# -eq 1 ] || die "usage: scripts/bench-ws.sh BINARY"
+[ $# -eq 1 ] || die "usage: bench/bench-ws.sh BINARY"
 bin=$(realpath "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$bin" ] || die "$bin is not an executable; run make build"
@@ -52,7 +51,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 ensure_postgres
 ensure_redis
-"${GO:-go}" build -o "$root/bin/parley-wsbench" "$root/cmd/parley-wsbench"
+"${GO:-go}" build -o "$root/bin/parley-wsbench" "$root/bench/cmd/parley-wsbench"
 
 dir=$(mktemp -d /tmp/parley-bench-ws.XXXXXX)
 chmod 755 "$dir"
@@ -91,19 +90,15 @@ redis_start "$dir"
 "$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley'
 dsn=$(pg_url "$dir/sock" parley)
 
+profile_args=() debug_env=()
 if [ -n "${BENCH_WS_PROFILE:-}" ]; then
 	mkdir -p "$BENCH_WS_PROFILE"
 	out=$(realpath "$BENCH_WS_PROFILE")
-	rc=0
-	# shellcheck disable=SC2086 # BENCH_WS_ARGS holds flags
-	"$root/bin/parley-wsbench" -inprocess -dsn "$dsn" -memory-conns 8000 \
-		-cpuprofile "$out/cpu.pb.gz" -memprofile "$out/heap.pb.gz" -goroutineprofile "$out/goroutine.pb.gz" \
-		${BENCH_WS_ARGS:-} &
-	child=$!
-	wait "$child" || rc=$?
-	child=''
-	say "profiles in $out"
-	exit "$rc"
+	debug_addr=127.0.0.1:$(free_port)
+	debug_env=(PARLEY_DEBUG_ADDR="$debug_addr")
+	profile_args=(-debug-url "http://$debug_addr" -cpuprofile "$out/cpu.pb.gz"
+		-cpuprofile-seconds "${BENCH_WS_PROFILE_SECONDS:-30}s"
+		-memprofile "$out/heap.pb.gz" -goroutineprofile "$out/goroutine.pb.gz")
 fi
 
 # The secret lives in the environment only, never on a command line.
@@ -111,7 +106,9 @@ export PARLEY_WSBENCH_JWT_SECRET
 PARLEY_WSBENCH_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
 urls=()
 for name in a b; do
-	serve_start "$bin" "$dir/server-$name.log" \
+	extra_env=()
+	[ "$name" = b ] || extra_env=("${debug_env[@]}")
+	serve_start "$bin" "$dir/server-$name.log" "${extra_env[@]}" \
 		DATABASE_URL="$dsn" \
 		PARLEY_JWT_SECRET="$PARLEY_WSBENCH_JWT_SECRET" \
 		REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
@@ -127,10 +124,12 @@ say "instances ready at ${urls[0]} and ${urls[1]} (Redis $REDIS_PORT); load aver
 rc=0
 # shellcheck disable=SC2086 # BENCH_WS_ARGS holds flags
 "$root/bin/parley-wsbench" -urls "${urls[0]},${urls[1]}" -dsn "$dsn" \
-	-pids "a=${pids[0]},b=${pids[1]},redis=$REDIS_PID" -redis "redis://127.0.0.1:$REDIS_PORT/0" ${BENCH_WS_ARGS:-} &
+	-pids "a=${pids[0]},b=${pids[1]},redis=$REDIS_PID" -redis "redis://127.0.0.1:$REDIS_PORT/0" \
+	"${profile_args[@]}" ${BENCH_WS_ARGS:-} &
 child=$!
 wait "$child" || rc=$?
 child=''
+[ -z "${BENCH_WS_PROFILE:-}" ] || say "profiles in $out"
 echo "make bench (WebSocket): PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') with options '${BENCH_WS_PG_OPTIONS-$PG_FAST_OPTIONS}'," \
 	"2 instances with Redis, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 case $rc in

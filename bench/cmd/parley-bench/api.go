@@ -62,6 +62,13 @@ func setup(ctx context.Context, api *apiClient, cfg config) ([]*benchUser, error
 		u.convID = conv.ID
 		u.msgPath = messagesPath(conv.ID)
 	}
+	// Everyone joins c000 too, the one busy channel of the post-one phase.
+	for i, u := range users[1:] {
+		if err := api.call(ctx, http.MethodPut, "/channels/"+strconv.FormatInt(users[0].convID, 10)+"/members/me",
+			u.auth, nil, http.StatusOK, nil); err != nil {
+			return nil, fmt.Errorf("u%03d joins c000: %w", i+1, err)
+		}
+	}
 	for i, u := range users {
 		if u.userID != users[0].userID+int64(i) || u.convID != users[0].convID+int64(i) {
 			return nil, fmt.Errorf("ids are not contiguous: client %d has user %d and conversation %d, want %d and %d "+

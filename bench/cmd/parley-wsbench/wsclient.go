@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -109,7 +108,6 @@ func (c *client) dial(ctx context.Context, d *net.Dialer, host, token string) er
 
 // readLoop reads frames until the connection ends.
 func (c *client) readLoop() {
-	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), clientLabels))
 	defer close(c.done)
 	err := c.read()
 	if !c.leaving.Load() {

@@ -6,7 +6,7 @@
 // access log, no rate limit, no validation beyond JSON decoding and no
 // events. It is not part of Parley: never deploy it.
 //
-// scripts/bench.sh with BENCH_FLOOR=1 runs it beside "parley serve" on the
+// bench/bench.sh with BENCH_FLOOR=1 runs it beside "parley serve" on the
 // same database and JWT secret, and loads both in the same rounds:
 //
 //	POST /api/v1/conversations/{id}/messages   {"body": …, "client_msg_id": …} → 201 and the message

@@ -60,12 +60,12 @@ func TestLoadConn(t *testing.T) {
 	post := func(query string) error {
 		t.Helper()
 		u := &benchUser{auth: "Bearer t", msgPath: "/conversations/1/messages?case=" + query}
-		c, err := newLoadConn(srv.URL, u)
+		c, err := newLoadConn(srv.URL, u, u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.close()
-		return c.postMessage(t.Context(), "hello", "b-1")
+		return c.postMessage(t.Context(), false, "hello", "b-1")
 	}
 
 	if err := post("ok"); err != nil {
@@ -83,14 +83,14 @@ func TestLoadConn(t *testing.T) {
 
 	// Connection: close drops the connection; the next request dials again.
 	u := &benchUser{auth: "Bearer t", msgPath: "/conversations/1/messages?case=close"}
-	c, err := newLoadConn(srv.URL, u)
+	c, err := newLoadConn(srv.URL, u, u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.close()
 	before := conns.Load()
 	for range 2 {
-		if err := c.postMessage(t.Context(), "hello", "b-2"); err != nil {
+		if err := c.postMessage(t.Context(), false, "hello", "b-2"); err != nil {
 			t.Fatalf("a 201 with Connection: close: %v", err)
 		}
 	}

@@ -1,5 +1,5 @@
 // Package redistest connects tests to the Redis that make test starts, as
-// db/dbtest does for PostgreSQL. A test never skips for a missing Redis: it
+// internal/dbtest does for PostgreSQL. A test never skips for a missing Redis: it
 // fails.
 package redistest
 

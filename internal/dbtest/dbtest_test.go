@@ -8,7 +8,7 @@ import (
 
 	"parley/api"
 	"parley/db"
-	"parley/db/dbtest"
+	"parley/internal/dbtest"
 )
 
 // The storage contract is checked here rather than in package db's tests, so

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"math"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -30,10 +29,6 @@ func (r result) rate() float64 {
 	return float64(r.requests) / r.elapsed.Seconds()
 }
 
-// clientLabels mark the load generator's goroutines (and the transport's,
-// which inherit them) in CPU profiles.
-var clientLabels = pprof.Labels("bench", "client")
-
 // runPhase runs op in a closed loop on one goroutine per user: for warmup
 // unmeasured, then for duration measured. Only requests that start and end
 // inside the measured window count. The first error stops the phase. The
@@ -50,9 +45,7 @@ func runPhase(ctx context.Context, name string, users []*benchUser, warmup, dura
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Go(func() {
-			pprof.Do(ctx, clientLabels, func(ctx context.Context) {
-				tallies[i] = drive(ctx, cancel, u, start, end, op)
-			})
+			tallies[i] = drive(ctx, cancel, u, start, end, op)
 		})
 	}
 	cpu0, cpuErr := cpuTimesAt(ctx, start, procs)
