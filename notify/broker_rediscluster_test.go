@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/redistest"
 	"parley/model"
-	"parley/redistest"
 )
 
 // testShards is the shard count of the tests' brokers: two per master,
