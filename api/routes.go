@@ -40,6 +40,7 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 			r.Method(http.MethodGet, "/conversations/{id}", h(handleConversationGet(store)))
 			r.Method(http.MethodGet, "/conversations/{id}/members", h(handleMemberList(logger, store, d.presence)))
 			r.Method(http.MethodPut, "/conversations/{id}/read", h(handleReadMark(store, d.notifier)))
+			r.Method(http.MethodGet, "/conversations/{id}/changes", h(handleChangeList(store)))
 			r.Method(http.MethodPost, "/conversations/{id}/messages", h(handleMessageCreate(cfg, store, d.limiter, d.notifier)))
 			r.Method(http.MethodGet, "/conversations/{id}/messages", h(handleMessageList(cfg, store)))
 			r.Method(http.MethodGet, "/messages", h(handleMessageBatch(store)))

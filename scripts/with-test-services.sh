@@ -4,11 +4,11 @@
 # them, then stops both and removes their files. It also exports
 # PARLEY_TEST_NGINX, the nginx binary the multi-instance tests in e2e/ run
 # (installed if missing), and installs curl and jq if missing, for the e2e
-# test that runs the README's walkthrough, and exports
-# PARLEY_TEST_DOCKER_COMPOSE, with which deploy/ checks compose.yaml. make
-# test, unit and fuzz use it, so none needs anything started or installed by
-# hand. The tests start their own Redis Clusters and replicas from the same
-# binaries (redistest, db/dbtest).
+# test that runs the README's walkthrough, and tmux, for the test that drives
+# parley chat in a terminal; it exports PARLEY_TEST_DOCKER_COMPOSE, with which
+# deploy/ checks compose.yaml. make test, unit and fuzz use it, so none needs
+# anything started or installed by hand. Tests start their own Redis
+# Clusters from the same binaries (internal/redistest).
 set -euo pipefail
 . "$(dirname "$0")/services.sh"
 
@@ -17,6 +17,7 @@ ensure_redis
 ensure_nginx
 ensure_curl_jq
 ensure_docker_compose
+ensure_tmux
 
 dir=$(mktemp -d /tmp/parley-test.XXXXXX)
 chmod 755 "$dir"

@@ -21,6 +21,7 @@ import (
 
 	"parley/api"
 	"parley/auth"
+	"parley/db"
 	"parley/model"
 )
 
@@ -71,6 +72,8 @@ func (c *serveConfig) settings() []setting {
 		{env: "PARLEY_REDIS_CLUSTER", flag: "redis-cluster", def: "false", help: "REDIS_URL names a Redis Cluster node (more with ?addr=host:port&addr=…); events then use sharded pub/sub", value: (*boolean)(&c.RedisCluster)},
 		{env: "PARLEY_REDIS_PREFIX", flag: "redis-prefix", def: "parley:", help: "prefix of every Redis key and channel, so deployments can share one Redis", value: (*text)(&c.RedisPrefix)},
 		{env: "PARLEY_PING_INTERVAL", flag: "ping-interval", def: "25s", help: "how often live connections are pinged; one that does not answer is closed", value: &duration{&c.PingInterval, time.Second, "%q is not a duration of at least 1s"}},
+		{env: "PARLEY_POST_BATCH_SIZE", flag: "post-batch-size", def: strconv.Itoa(db.DefaultPostBatchSize), help: "most messages stored in one transaction when posts arrive together, 1-1000", value: &whole{&c.PostBatchSize, 1, 1000}},
+		{env: "PARLEY_POST_BATCH_WAIT", flag: "post-batch-wait", def: db.DefaultPostBatchWait.String(), help: "under load, the longest a batch of posts waits to grow before it is stored (0 for never); a post to a quiet server never waits", value: &duration{&c.PostBatchWait, 0, "%q is not a duration such as 500us (0 for never)"}},
 		{env: "PARLEY_REFRESH_GRACE", flag: "refresh-grace", def: "30s", help: "a used refresh token presented again this soon, before its replacement is used, still gets tokens (a lost response); 0 for none", value: &duration{&c.RefreshGrace, 0, "%q is not a duration such as 30s (0 for none)"}},
 		{env: "PARLEY_LOGIN_LIFETIME", flag: "login-lifetime", def: "2160h", help: "how long a login lives from the moment it starts (90 days), however often it is refreshed", value: &duration{&c.LoginLifetime, time.Hour, "%q is not a duration of at least 1h, such as 2160h (90 days)"}},
 		{env: "PARLEY_DEBUG_ADDR", flag: "debug-addr", shown: "(off)", help: "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060", value: (*loopback)(&c.DebugAddr)},
@@ -125,6 +128,8 @@ type serveConfig struct {
 	RedisCluster    bool
 	RedisPrefix     string
 	PingInterval    time.Duration
+	PostBatchSize   int
+	PostBatchWait   time.Duration
 	RefreshGrace    time.Duration
 	LoginLifetime   time.Duration
 	DebugAddr       string // empty: no debug listener

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"parley/api"
+	"parley/db"
 	"parley/internal/dbtest"
 )
 
@@ -163,6 +164,8 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"DrainDelay", []string{"serve"}, map[string]string{"PARLEY_DRAIN_DELAY": "-1s"}, "PARLEY_DRAIN_DELAY"},
 		{"LogLevel", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"PingInterval", []string{"serve", "--ping-interval", "500ms"}, nil, "PARLEY_PING_INTERVAL"},
+		{"PostBatchSize", []string{"serve"}, map[string]string{"PARLEY_POST_BATCH_SIZE": "0"}, "PARLEY_POST_BATCH_SIZE"},
+		{"PostBatchWaitNegative", []string{"serve", "--post-batch-wait", "-1ms"}, nil, "PARLEY_POST_BATCH_WAIT"},
 		{"RefreshGrace", []string{"serve", "--refresh-grace", "-1s"}, nil, "PARLEY_REFRESH_GRACE"},
 		{"LoginLifetime", []string{"serve", "--login-lifetime", "10m"}, nil, "PARLEY_LOGIN_LIFETIME"},
 		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
@@ -207,6 +210,7 @@ func TestLoadServeConfig(t *testing.T) {
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
 			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
 			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
@@ -236,6 +240,7 @@ func TestLoadServeConfig(t *testing.T) {
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
 			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
 			RefreshGrace: 0, LoginLifetime: 30 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {

@@ -54,6 +54,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
+	store.PostBatchSize, store.PostBatchWait = cfg.PostBatchSize, cfg.PostBatchWait
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("close database", "err", err)
