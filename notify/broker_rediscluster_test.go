@@ -77,11 +77,11 @@ func TestRedisCluster(t *testing.T) {
 		b := newTestHub(t, Config{}, NewRedisClusterBroker(cluster.NewClient(), prefix, testShards, testLogger(t)), m)
 		onA, onB := a.dial(t, 1, 1), b.dial(t, 2, 2)
 		for seq := int64(1); seq <= 20; seq++ {
-			[]*testHub{a, b}[seq%2].Publish(ctxb, model.MessageCreated(7, model.MessageID(seq), seq))
+			[]*testHub{a, b}[seq%2].Publish(ctxb, model.MessageCreated(7, model.MessageID(seq), seq, seq))
 		}
 		for seq := int64(1); seq <= 20; seq++ {
-			onA.expect(t, model.MessageCreated(7, model.MessageID(seq), seq))
-			onB.expect(t, model.MessageCreated(7, model.MessageID(seq), seq))
+			onA.expect(t, model.MessageCreated(7, model.MessageID(seq), seq, seq))
+			onB.expect(t, model.MessageCreated(7, model.MessageID(seq), seq, seq))
 		}
 	})
 }
