@@ -14,8 +14,8 @@ import (
 const testShards = 6
 
 // On a three-master Redis Cluster the broker keeps the Broker contract,
-// and presence and tickets work as on one Redis: each of their commands
-// and scripts touches one key, so none spans slots.
+// and presence works as on one Redis: each of its commands and scripts
+// touches one key, so none spans slots.
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	cluster := redistest.StartCluster(t, 3)
@@ -32,14 +32,6 @@ func TestRedisCluster(t *testing.T) {
 		t.Parallel()
 		testPresence(t, NewRedisPresence(cluster.NewClient(), redistest.Prefix(), "a", testLogger(t)))
 	})
-	t.Run("Tickets", func(t *testing.T) {
-		t.Parallel()
-		testTickets(t, func(t *testing.T, ttl time.Duration) func() tickets {
-			prefix := redistest.Prefix()
-			return func() tickets { return NewRedisTickets(cluster.NewClient(), prefix, ttl) }
-		})
-	})
-
 	// Each master carries its share of a topic's channels, so no shard
 	// carries all the traffic.
 	t.Run("ChannelsSpreadOverMasters", func(t *testing.T) {
