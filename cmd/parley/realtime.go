@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"parley/api"
+	"parley/auth"
 	"parley/notify"
 	"parley/ratelimit"
 )
@@ -37,7 +38,7 @@ func newShared(ctx context.Context, cfg serveConfig, logger *slog.Logger) (share
 		return shared{
 			broker:   notify.NewMemoryBroker(),
 			presence: notify.NewMemoryPresence(),
-			tickets:  notify.NewMemoryTickets(0),
+			tickets:  auth.NewMemoryTickets(0),
 			limiter:  ratelimit.NewMemory(),
 		}, nil
 	}
@@ -65,7 +66,7 @@ func newShared(ctx context.Context, cfg serveConfig, logger *slog.Logger) (share
 	return shared{
 		broker:   notify.NewRedisBroker(client, cfg.RedisPrefix, logger),
 		presence: notify.NewRedisPresence(client, cfg.RedisPrefix, instanceID(), logger),
-		tickets:  notify.NewRedisTickets(client, cfg.RedisPrefix, 0),
+		tickets:  auth.NewRedisTickets(client, cfg.RedisPrefix, 0),
 		limiter:  ratelimit.NewFailover(ratelimit.NewRedis(client, cfg.RedisPrefix), ratelimit.NewMemory(), logger),
 		redis:    client,
 	}, nil
