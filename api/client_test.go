@@ -106,7 +106,7 @@ func startServer(tb testing.TB, database *db.Store, store api.Store, o options) 
 	if err != nil {
 		tb.Fatalf("new hub: %v", err)
 	}
-	tickets := notify.NewMemoryTickets(o.ticketTTL)
+	tickets := auth.NewMemoryTickets(o.ticketTTL)
 	srv := httptest.NewServer(api.NewServer(o.cfg, logger, store, ratelimit.NewMemory(), hub, tickets, presence, static.FS))
 	// Cleanups run last first: the Hub closes the event channels, so that
 	// the server has no request left to wait for.

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"parley/model"
@@ -33,77 +31,6 @@ func toMessageResponse(m model.Message) messageResponse {
 		resp.ClientMsgID = &m.ClientMsgID
 	}
 	return resp
-}
-
-// appendMessageJSON appends m as encoding/json would marshal it, or reports
-// false if it cannot be (a time outside the years 0-9999). History pages are
-// the busiest responses, and encoding/json's reflection was the larger part
-// of writing them.
-func appendMessageJSON(b []byte, m messageResponse) ([]byte, bool) {
-	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, int64(m.ID), 10)
-	b = append(b, `,"conversation_id":`...)
-	b = strconv.AppendInt(b, int64(m.ConversationID), 10)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendInt(b, m.Seq, 10)
-	b = append(b, `,"sender_id":`...)
-	b = strconv.AppendInt(b, int64(m.SenderID), 10)
-	b = append(b, `,"body":`...)
-	b = appendJSONString(b, m.Body)
-	b = append(b, `,"client_msg_id":`...)
-	if m.ClientMsgID == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, *m.ClientMsgID)
-	}
-	b = append(b, `,"created_at":`...)
-	b, ok := appendJSONTime(b, m.CreatedAt)
-	for _, f := range [...]struct {
-		name string
-		t    *time.Time
-	}{{`,"edited_at":`, m.EditedAt}, {`,"deleted_at":`, m.DeletedAt}} {
-		b = append(b, f.name...)
-		if f.t == nil {
-			b = append(b, "null"...)
-			continue
-		}
-		var fine bool
-		b, fine = appendJSONTime(b, *f.t)
-		ok = ok && fine
-	}
-	return append(b, '}'), ok
-}
-
-// encodeMessages writes msgs as JSON objects separated by commas, between
-// open and end, and a newline: the same bytes as encode gives for a message,
-// a list or a page of them.
-func encodeMessages(w http.ResponseWriter, status int, open string, msgs []model.Message, end string) error {
-	bp := messageBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], open...)
-	for i, m := range msgs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var ok bool
-		if b, ok = appendMessageJSON(b, toMessageResponse(m)); !ok {
-			return errors.New("encode response: a time outside the years 0-9999")
-		}
-	}
-	b = append(b, end...)
-	b = append(b, '\n')
-	writeJSON(w, status, b)
-	if cap(b) <= maxPooledBuffer {
-		*bp = b
-		messageBuffers.Put(bp)
-	}
-	return nil
-}
-
-var messageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-// encodeMessage writes m as encode would.
-func encodeMessage(w http.ResponseWriter, status int, m model.Message) error {
-	return encodeMessages(w, status, "", []model.Message{m}, "")
 }
 
 func utc(t *time.Time) *time.Time {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"parley/model"
 )
@@ -20,17 +17,19 @@ type Notifier interface {
 	// own failures, and is called only after the change it reports was
 	// committed.
 	Publish(ctx context.Context, ev model.Event)
-	// Serve starts serving an accepted WebSocket, running on nc, for user's
-	// login session and returns; the connection lives on until either side
-	// ends it.
-	Serve(ctx context.Context, ws *websocket.Conn, nc net.Conn, user model.UserID, session model.SessionID) error
+	// ServeWebSocket upgrades an authenticated request to a WebSocket for
+	// user's login session and returns; the connection lives on until
+	// either side ends it. A failed handshake has been answered and is no
+	// error; an error means the connection could not be set up after the
+	// upgrade, and is only to be logged.
+	ServeWebSocket(w http.ResponseWriter, r *http.Request, user model.UserID, session model.SessionID) error
 	// Stream delivers the same event frames (JSON text) for a Server-Sent
 	// Events client until ctx ends or the server drops the client (slow,
 	// logged out, shutting down); then the channel is closed.
 	Stream(ctx context.Context, user model.UserID, session model.SessionID) (<-chan []byte, error)
 	// CloseSession closes, on every instance, the live connections of one
-	// login, with code and reason.
-	CloseSession(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string)
+	// login that has ended, telling the clients reason.
+	CloseSession(ctx context.Context, user model.UserID, session model.SessionID, reason string)
 }
 
 // Tickets issues and redeems the single-use, short-lived tickets that let a
@@ -49,12 +48,8 @@ type Presence interface {
 	Online(ctx context.Context, users []model.UserID) (map[model.UserID]bool, error)
 }
 
-// closeLoginEnded is the close code of a connection whose login ended
-// (logout, or a reused refresh token revoked it); asyncapi.yaml documents
-// it. Clients must not reconnect with the same credentials.
-const closeLoginEnded websocket.StatusCode = 4001
-
-// Close reasons of closeLoginEnded.
+// The reasons a login's live connections are closed with (code 4001, which
+// asyncapi.yaml documents).
 const (
 	reasonLoggedOut    = "logged out"
 	reasonLoginRevoked = "login revoked"
@@ -74,7 +69,7 @@ func publish(r *http.Request, notifier Notifier, events ...model.Event) {
 // closeSession closes the live connections of a login that has ended, on
 // every instance, without failing the request that ended it.
 func closeSession(r *http.Request, notifier Notifier, user model.UserID, session model.SessionID, reason string) {
-	notifier.CloseSession(context.WithoutCancel(r.Context()), user, session, closeLoginEnded, reason)
+	notifier.CloseSession(context.WithoutCancel(r.Context()), user, session, reason)
 }
 
 // errLoginEnded answers a valid access token whose login has since ended.

@@ -1,19 +1,13 @@
 package api
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"parley/auth"
 	"parley/model"
@@ -25,16 +19,15 @@ const maxTicketLen = 256
 var (
 	errNoWSCredentials = model.Errorf(model.EUnauthenticated,
 		"Send an access token as Authorization: Bearer <token>, or a ticket from POST /api/v1/ws/tickets as ?ticket=<ticket>.")
-	errBadTicket     = model.Errorf(model.EUnauthenticated, "The ticket is invalid, expired or already used.")
 	errForeignOrigin = model.Errorf(model.EForbidden, "Pages on this origin may not open the event channel.")
 )
 
 // handleWebSocket serves GET /api/v1/ws: the event channel. Everything is
 // checked before the upgrade, so a refusal is an ordinary JSON error: the
 // Origin, then the credentials (an access token, or a ticket, which is used
-// up), then that the login is still active.
+// up), then that the login is still active. The upgrade and the connection
+// are the Notifier's.
 func handleWebSocket(cfg Config, logger *slog.Logger, store Store, notifier Notifier, tickets Tickets) handlerFunc {
-	opts := &websocket.AcceptOptions{OriginPatterns: cfg.AllowedOrigins}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if !originAllowed(r, cfg.AllowedOrigins) {
 			return errForeignOrigin
@@ -47,67 +40,14 @@ func handleWebSocket(cfg Config, logger *slog.Logger, store Store, notifier Noti
 			return err
 		}
 		infoFrom(r.Context()).userID = claims.UserID
-		// The connection outlives the request: the server's read and write
-		// timeouts must not cut it off. The Hub pings and bounds each write.
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
-		// Accept checks the Origin again, with the same list.
-		up := &upgrade{ResponseWriter: w}
-		ws, err := websocket.Accept(up, r, opts)
-		if err != nil { // Accept has answered: not a valid handshake
-			logger.DebugContext(r.Context(), "websocket handshake refused", "request_id", requestIDFrom(r.Context()), "err", err)
-			return nil
-		}
 		// The response is gone with the upgrade: from here on, errors are
-		// only logged. Serve returns once the connection runs on a
-		// goroutine of the Hub's, so this request, its middleware and this
-		// goroutine's deep stack are freed for the connection's whole
-		// life: at 10,000 idle sockets that is most of their memory.
-		if err := notifier.Serve(r.Context(), ws, up.conn, claims.UserID, claims.SessionID); err != nil {
+		// only logged.
+		if err := notifier.ServeWebSocket(w, r, claims.UserID, claims.SessionID); err != nil {
 			logger.ErrorContext(r.Context(), "websocket failed", "request_id", requestIDFrom(r.Context()),
 				"user_id", claims.UserID, "err", err)
 		}
 		return nil
 	}
-}
-
-// The buffers a WebSocket keeps for its whole life. Event frames are a
-// hundred bytes or so and client frames at most model.MaxClientFrameBytes;
-// a bigger frame still goes through, in more reads or writes.
-const (
-	wsReadBuffer  = 128
-	wsWriteBuffer = 256
-)
-
-// upgrade hands coder/websocket the hijacked connection with buffers of
-// wsReadBuffer and wsWriteBuffer bytes rather than net/http's 4 KiB each (at
-// 10,000 idle WebSockets, those would be most of their memory), and keeps
-// the connection for the Hub.
-type upgrade struct {
-	http.ResponseWriter
-	conn net.Conn // once hijacked
-}
-
-func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	// Whatever the client sent after the handshake must stay buffered:
-	// coder/websocket reads what is buffered, then the connection.
-	pending, err := brw.Peek(brw.Reader.Buffered())
-	if err != nil {
-		_ = conn.Close()
-		return nil, nil, err
-	}
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(wsReadBuffer, len(pending)))
-	if _, err := r.Peek(len(pending)); err != nil {
-		_ = conn.Close()
-		return nil, nil, err
-	}
-	w.conn = conn
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // webSocketClaims authenticates a WebSocket handshake by its access token,
@@ -122,12 +62,12 @@ func webSocketClaims(w http.ResponseWriter, r *http.Request, cfg Config, tickets
 	case ticket == "":
 		return auth.Claims{}, errNoWSCredentials
 	case len(ticket) > maxTicketLen:
-		return auth.Claims{}, errBadTicket
+		return auth.Claims{}, auth.ErrBadTicket
 	}
 	user, session, err := tickets.Redeem(r.Context(), ticket)
 	if err != nil {
 		if model.ErrorCode(err) == model.EUnauthenticated {
-			return auth.Claims{}, errBadTicket
+			return auth.Claims{}, auth.ErrBadTicket
 		}
 		return auth.Claims{}, fmt.Errorf("redeem ticket: %w", err)
 	}

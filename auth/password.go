@@ -1,6 +1,8 @@
-// Package auth proves who a caller is: it hashes passwords with argon2id and
-// issues the access and refresh tokens of a login. It imports model and its
-// cryptography libraries, never api or db.
+// Package auth proves who a caller is: it hashes passwords with argon2id,
+// issues the access and refresh tokens of a login, and issues and redeems
+// the single-use tickets that open a WebSocket from a browser (in memory,
+// or in Redis across instances). It imports model, its cryptography
+// libraries and the Redis client, never api, db or notify.
 package auth
 
 import (

@@ -48,7 +48,7 @@ rounds=${BENCH_ROUNDS:-6}
 duration=${BENCH_DURATION:-3}
 warmup=${BENCH_WARMUP:-1}
 body='The quick brown fox jumps over the lazy dog while the bench runs.'
-post_target=0.6    # POST req/s over pgbench post.sql tps
+post_target=0.8    # POST req/s over pgbench post.sql tps (one transaction per message), issue 15
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres

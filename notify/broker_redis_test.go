@@ -249,7 +249,7 @@ func TestHub_CloseSession(t *testing.T) {
 	otherUser := b.dial(t, 2, 3)
 
 	const loggedOut = websocket.StatusCode(4001)
-	a.CloseSession(ctxb, 1, 1, loggedOut, "logged out")
+	a.CloseSession(ctxb, 1, 1, "logged out")
 	loginOnA.expectClose(t, loggedOut)
 	loginOnB.expectClose(t, loggedOut)
 	streamOnB.expectClosed(t)

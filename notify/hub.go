@@ -223,18 +223,25 @@ func (h *Hub) publish(ctx context.Context, ev model.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
 	defer cancel()
+	if kp, ok := h.broker.(keyedPublisher); ok {
+		// Spread over shards, a conversation's events still keep their order.
+		return kp.PublishKeyed(ctx, topicEvents, uint64(ev.ConversationID), payload)
+	}
 	return h.broker.Publish(ctx, topicEvents, payload)
 }
 
+// closeLoginEnded is the close code of a connection whose login ended
+// (logout, or a reused refresh token revoked it); asyncapi.yaml documents
+// it. Clients must not reconnect with the same credentials.
+const closeLoginEnded websocket.StatusCode = 4001
+
 // CloseSession closes user's connections opened with session, on every
-// instance, with code and reason (cut to 123 bytes): use it when one login
+// instance, with 4001 and reason (cut to 123 bytes): use it when one login
 // ends (logout, refresh-token reuse) so the user's other devices stay
 // connected. This instance's connections close at once, even if the Broker
 // fails; failures are logged.
-func (h *Hub) CloseSession(ctx context.Context, user model.UserID, session model.SessionID, code websocket.StatusCode, reason string) {
-	if !validCloseCode(code) {
-		code = websocket.StatusPolicyViolation
-	}
+func (h *Hub) CloseSession(ctx context.Context, user model.UserID, session model.SessionID, reason string) {
+	code := closeLoginEnded
 	reason = truncateReason(reason)
 	h.closeLocal(user, session, code, reason)
 	payload, err := json.Marshal(envelope{Kind: kindClose, User: user, Session: session, Code: code, Reason: reason})
@@ -488,12 +495,36 @@ func (h *Hub) endLoad(u *userState, token int, convs []model.ConversationID, ok 
 	return changed
 }
 
-// register adds c, reporting the close code and reason if it may not stay.
-func (h *Hub) register(c *conn) (token int, u *userState, code websocket.StatusCode, reason string) {
+// refusal is why a new connection may not stay: the close code and reason
+// it gets.
+type refusal struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// open is the setup both transports share: it registers c and loads its
+// user's memberships within ctx; c is then ready, with hello queued. If c
+// may not stay, open reports why and c is not registered. If the
+// memberships could not be loaded, it returns the error and c is still
+// registered: the transport unwinds it, then unregisters c.
+func (h *Hub) open(ctx context.Context, c *conn) (*refusal, error) {
+	token, u, refused := h.register(c)
+	if refused != nil {
+		return refused, nil
+	}
+	convs, err := h.loadMembership(ctx, c.user)
+	if !h.activate(u, c, token, convs, err) {
+		return nil, fmt.Errorf("load memberships: %w", err)
+	}
+	return nil, nil
+}
+
+// register adds c, or reports why it may not stay.
+func (h *Hub) register(c *conn) (token int, u *userState, refused *refusal) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
-		return 0, nil, websocket.StatusServiceRestart, reasonRestart
+		return 0, nil, &refusal{websocket.StatusServiceRestart, reasonRestart}
 	}
 	u = h.users[c.user]
 	if u == nil {
@@ -501,11 +532,11 @@ func (h *Hub) register(c *conn) (token int, u *userState, code websocket.StatusC
 		h.users[c.user] = u
 	}
 	if len(u.conns) >= h.cfg.MaxConnsPerUser {
-		return 0, nil, websocket.StatusPolicyViolation, reasonTooMany
+		return 0, nil, &refusal{websocket.StatusPolicyViolation, reasonTooMany}
 	}
 	u.conns[c] = struct{}{}
 	h.serving++
-	return u.beginLoad(), u, 0, ""
+	return u.beginLoad(), u, nil
 }
 
 // activate completes c's registration with the result of its Membership

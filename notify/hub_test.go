@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,26 +164,9 @@ func newTestHub(t *testing.T, cfg Config, broker Broker, m Membership, opts ...h
 func (th *testHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, _ := strconv.ParseInt(r.URL.Query().Get("user"), 10, 64)
 	session, _ := strconv.ParseInt(r.URL.Query().Get("session"), 10, 64)
-	up := &upgrade{ResponseWriter: w}
-	ws, err := websocket.Accept(up, r, nil)
-	if err != nil {
-		return
-	}
-	if err := th.Serve(r.Context(), ws, up.conn, model.UserID(user), model.SessionID(session)); err != nil {
+	if err := th.ServeWebSocket(w, r, model.UserID(user), model.SessionID(session)); err != nil {
 		th.serveErrs.Add(1)
 	}
-}
-
-// upgrade keeps the connection it hijacks for Serve.
-type upgrade struct {
-	http.ResponseWriter
-	conn net.Conn
-}
-
-func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	w.conn = conn
-	return conn, brw, err
 }
 
 // client is a test's WebSocket client.

@@ -34,20 +34,19 @@ func (h *Hub) Stream(ctx context.Context, user model.UserID, session model.Sessi
 		default: // the pump is already due to look
 		}
 	}
-	token, u, code, reason := h.register(c)
-	if u == nil {
+	refused, err := h.open(ctx, c)
+	if refused != nil {
 		c.abort()
-		c.debug("stream refused", "reason", reason)
-		if code == websocket.StatusServiceRestart {
+		c.debug("stream refused", "reason", refused.reason)
+		if refused.code == websocket.StatusServiceRestart {
 			return nil, fmt.Errorf("%w: %w", ErrClosed, errRestarting)
 		}
 		return nil, &model.Error{Code: model.ERateLimited, Message: "Too many connections for this user."}
 	}
-	convs, err := h.loadMembership(ctx, user)
-	if !h.activate(u, c, token, convs, err) {
+	if err != nil {
 		h.unregister(c)
 		c.abort()
-		return nil, fmt.Errorf("load memberships: %w", err)
+		return nil, err
 	}
 	out := make(chan []byte)
 	go func() {

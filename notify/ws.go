@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -38,36 +40,97 @@ type wsConn struct {
 	lastTyping time.Time
 }
 
-// Serve starts the event channel on ws, an accepted WebSocket of user
-// signed in with session. The caller has authenticated the request and
-// checked its Origin. Serve loads user's memberships within ctx and queues
-// hello, then returns; from then on the connection runs on a goroutine of
-// the Hub's, which sends the events for user and handles the typing frames
-// the client sends until either side ends it, and which Hub.Close ends and
-// waits for. Nothing of ctx is kept past the return. Serve returns an
-// error, after closing ws with 1011, only if the memberships could not be
-// loaded.
+// The buffers a WebSocket keeps for its whole life. Event frames are a
+// hundred bytes or so and client frames at most model.MaxClientFrameBytes;
+// a bigger frame still goes through, in more reads or writes.
+const (
+	wsReadBuffer  = 128
+	wsWriteBuffer = 256
+)
+
+// ServeWebSocket upgrades r to a WebSocket and serves the event channel on
+// it for user signed in with session. The caller has authenticated the
+// request, checked that the login is active, and checked its Origin (a
+// page on another origin must not open a socket that carries the user's
+// credentials): the one list of allowed origins is the caller's. If the
+// handshake fails, the response has been written and ServeWebSocket
+// returns nil.
 //
-// nc is the connection ws runs on. Serve takes ownership of both, and
-// closes nc to drop ws at once: coder/websocket's CloseNow waits while a
-// close handshake is under way.
-func (h *Hub) Serve(ctx context.Context, ws *websocket.Conn, nc net.Conn, user model.UserID, session model.SessionID) error {
+// It loads user's memberships within r's context and queues hello, then
+// returns; from then on the connection runs on a goroutine of the Hub's,
+// which sends the events for user and handles the typing frames the client
+// sends until either side ends it, and which Hub.Close ends and waits for.
+// So the request, its middleware and the caller's deep stack are freed for
+// the connection's whole life: at 10,000 idle WebSockets that is most of
+// their memory. Nothing of r is kept past the return. It returns an error,
+// after closing the socket with 1011, only if the memberships could not be
+// loaded.
+func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, user model.UserID, session model.SessionID) error {
+	// The connection outlives the request: the server's read and write
+	// timeouts must not cut it off. The Hub pings and bounds each write.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	up := &upgrade{ResponseWriter: w}
+	// The caller checked the Origin.
+	ws, err := websocket.Accept(up, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil { // Accept has answered: not a valid handshake
+		h.log.DebugContext(r.Context(), "websocket handshake refused", "user_id", user, "err", err)
+		return nil
+	}
+	return h.serveWebSocket(r.Context(), ws, up.conn, user, session)
+}
+
+// upgrade hands coder/websocket the hijacked connection with buffers of
+// wsReadBuffer and wsWriteBuffer bytes rather than net/http's 4 KiB each (at
+// 10,000 idle WebSockets, those would be most of their memory), and keeps
+// the connection, which serveWebSocket closes to drop the socket at once.
+type upgrade struct {
+	http.ResponseWriter
+	conn net.Conn // once hijacked
+}
+
+func (w *upgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Whatever the client sent after the handshake must stay buffered:
+	// coder/websocket reads what is buffered, then the connection.
+	pending, err := brw.Peek(brw.Reader.Buffered())
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(wsReadBuffer, len(pending)))
+	if _, err := r.Peek(len(pending)); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	w.conn = conn
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+// serveWebSocket runs the event channel on ws, which runs on nc, as
+// ServeWebSocket describes. It takes ownership of both, and closes nc to
+// drop ws at once: coder/websocket's CloseNow waits while a close handshake
+// is under way.
+func (h *Hub) serveWebSocket(ctx context.Context, ws *websocket.Conn, nc net.Conn, user model.UserID, session model.SessionID) error {
 	c := h.newConn(user, session, "websocket", func() { _ = nc.Close() })
 	wc := &wsConn{conn: c, ws: ws, nc: nc}
 	c.wake = wc.startWriter
-	token, u, code, reason := h.register(c)
-	if u == nil {
-		c.debug("websocket refused", "close_code", int(code), "reason", reason)
-		_ = ws.Close(code, reason)
+	refused, err := h.open(ctx, c)
+	if refused != nil {
+		c.debug("websocket refused", "close_code", int(refused.code), "reason", refused.reason)
+		_ = ws.Close(refused.code, refused.reason)
 		return nil
 	}
-	convs, err := h.loadMembership(ctx, user)
-	if !h.activate(u, c, token, convs, err) {
+	if err != nil {
 		c.closeWith(websocket.StatusInternalError, reasonMembership)
 		wc.stop() // waits for the writer's close handshake
 		_ = ws.CloseNow()
 		h.unregister(c)
-		return fmt.Errorf("load memberships: %w", err)
+		return err
 	}
 	wc.startPinging()
 	go func() {

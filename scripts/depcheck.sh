@@ -11,9 +11,9 @@ if [ -n "$extra" ]; then
 	echo "$extra" >&2
 	fail=1
 fi
-bad=$(go list -deps ./api | grep -E '^parley/(db|notify)(/|$)' || true)
+bad=$(go list -deps ./api | grep -E '^parley/(db|notify)(/|$)|^github.com/coder/websocket(/|$)' || true)
 if [ -n "$bad" ]; then
-	echo "depcheck: api must not import db or notify, but imports:" >&2
+	echo "depcheck: api must not import db, notify or the WebSocket library (the transport is notify's), but imports:" >&2
 	echo "$bad" >&2
 	fail=1
 fi

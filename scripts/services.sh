@@ -81,6 +81,17 @@ ensure_nginx() {
 	[ -x "$NGINX" ] || die "nginx not found after installing it"
 }
 
+# ensure_docker_compose sets DOCKER_COMPOSE to Debian's docker-compose (v1),
+# which validates deploy/compose.yaml in make test; no container engine is
+# needed for that.
+ensure_docker_compose() {
+	DOCKER_COMPOSE=$(command -v docker-compose || true)
+	if [ -z "$DOCKER_COMPOSE" ]; then
+		apt_install docker-compose
+		DOCKER_COMPOSE=$(command -v docker-compose)
+	fi
+}
+
 # ensure_tmux makes tmux available: the terminal client's end-to-end test
 # drives parley chat in a real terminal through it.
 ensure_tmux() {

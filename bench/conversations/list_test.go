@@ -25,6 +25,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"parley/api"
+	"parley/auth"
 	"parley/db"
 	"parley/internal/dbtest"
 	"parley/notify"
@@ -78,7 +79,7 @@ func BenchmarkConversationList(b *testing.B) {
 	b.Cleanup(func() { _ = hub.Close(ctx) })
 	cfg := api.Config{JWTSecret: []byte(strings.Repeat("s", 32))}
 	srv := httptest.NewServer(api.NewServer(cfg, logger, store, ratelimit.NewMemory(), hub,
-		notify.NewMemoryTickets(0), notify.NewMemoryPresence(), static.FS))
+		auth.NewMemoryTickets(0), notify.NewMemoryPresence(), static.FS))
 	b.Cleanup(srv.Close)
 
 	token, me := register(b, srv.URL, "reader")

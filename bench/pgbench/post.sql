@@ -1,7 +1,10 @@
 -- One POST /api/v1/conversations/{id}/messages as db.(*Store).CreateMessage
--- runs it: createMessageSQL (db/messages.go), one statement that bumps the
--- conversation's seq and event_seq, moves the sender's read marker and
--- inserts the message, word for word.
+-- runs it when it is stored alone: createMessageSQL (db/messages.go), one
+-- statement that bumps the conversation's seq and event_seq, moves the
+-- sender's read marker and inserts the message, word for word. So pgbench
+-- commits once per message, as the server did before group commit; under
+-- load the server stores concurrent posts together (db/postbatch.go), and
+-- make bench wants it at 0.8 of this rate at least.
 -- db/replay_test.go fails if it drifts from the store.
 --
 -- pgbench client i is user user_base+i posting to conversation conv_base+i,

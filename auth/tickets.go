@@ -1,4 +1,4 @@
-package notify
+package auth
 
 import (
 	"context"
@@ -49,9 +49,9 @@ func ticketHash(ticket string) ([sha256.Size]byte, bool) {
 	return sha256.Sum256([]byte(ticket)), true
 }
 
-func errBadTicket() error {
-	return &model.Error{Code: model.EUnauthenticated, Message: "Invalid or expired ticket."}
-}
+// ErrBadTicket is the answer to a ticket that is not one we issued, or has
+// expired or been used.
+var ErrBadTicket = model.Errorf(model.EUnauthenticated, "The ticket is invalid, expired or already used.")
 
 // MemoryTickets issues and redeems WebSocket tickets for a single instance.
 // Expired tickets are swept out as new ones are issued, so memory holds at
@@ -105,14 +105,14 @@ func (t *MemoryTickets) Issue(_ context.Context, user model.UserID, session mode
 func (t *MemoryTickets) Redeem(_ context.Context, ticket string) (model.UserID, model.SessionID, error) {
 	key, ok := ticketHash(ticket)
 	if !ok {
-		return 0, 0, errBadTicket()
+		return 0, 0, ErrBadTicket
 	}
 	t.mu.Lock()
 	e, ok := t.tickets[key]
 	delete(t.tickets, key)
 	t.mu.Unlock()
 	if !ok || !t.now().Before(e.expires) {
-		return 0, 0, errBadTicket()
+		return 0, 0, ErrBadTicket
 	}
 	return e.user, e.session, nil
 }
@@ -164,11 +164,11 @@ func (t *RedisTickets) Issue(ctx context.Context, user model.UserID, session mod
 func (t *RedisTickets) Redeem(ctx context.Context, ticket string) (model.UserID, model.SessionID, error) {
 	hash, ok := ticketHash(ticket)
 	if !ok {
-		return 0, 0, errBadTicket()
+		return 0, 0, ErrBadTicket
 	}
 	value, err := t.client.GetDel(ctx, t.key(hash)).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, 0, errBadTicket()
+		return 0, 0, ErrBadTicket
 	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("redeem ticket: %w", err)
