@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"github.com/redis/go-redis/v9"
 
 	"parley/db"
 	"parley/jobs"
@@ -104,7 +103,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		switch {
 		case strings.HasPrefix(s.env, "PARLEY_TASK_"), strings.HasPrefix(s.env, "PARLEY_PUSH"), strings.HasPrefix(s.env, "PARLEY_VAPID_"),
 			s.env == "PARLEY_RUN_TASKS", s.env == "PARLEY_RETENTION_INTERVAL", s.env == "DATABASE_URL", s.env == "REDIS_URL",
-			s.env == "PARLEY_REDIS_PREFIX", s.env == "PARLEY_LOG_FORMAT", s.env == "PARLEY_LOG_LEVEL", s.env == "PARLEY_SHUTDOWN_TIMEOUT":
+			s.env == "PARLEY_REDIS_PREFIX", s.env == "PARLEY_REDIS_CLUSTER", s.env == "PARLEY_LOG_FORMAT", s.env == "PARLEY_LOG_LEVEL", s.env == "PARLEY_SHUTDOWN_TIMEOUT":
 			settings = append(settings, s)
 		}
 	}
@@ -167,11 +166,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 
 	var presence jobs.Presence
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		client, err := newRedisClient(cfg)
 		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
+			return err
 		}
-		client := redis.NewClient(opts)
 		defer client.Close()
 		pingCtx, cancel := context.WithTimeout(ctx, redisTimeout)
 		defer cancel()
