@@ -11,7 +11,7 @@ FUZZTIME ?= 30s
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build run test check fmt lint vet depcheck openapi-lint unit fuzz bench clean
+.PHONY: all build run cluster cluster-stop test check fmt lint vet depcheck openapi-lint unit fuzz bench clean
 
 all: build
 
@@ -21,6 +21,14 @@ build:
 ## run: a development server on http://localhost:8080 with a private PostgreSQL under .data/.
 run: build
 	scripts/run.sh $(BIN)
+
+## cluster: two instances, a worker, PostgreSQL, Redis and nginx on this
+## machine, in the background; prints the URL. cluster-stop ends it.
+cluster: build
+	scripts/cluster.sh start $(BIN)
+
+cluster-stop:
+	scripts/cluster.sh stop
 
 ## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis,
 ## started once for both.
