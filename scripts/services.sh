@@ -182,3 +182,20 @@ wait_ready() {
 		sleep 0.1
 	done
 }
+
+# ensure_chromium sets CHROMIUM to Debian's Chromium, which the browser tests
+# drive (playwright-core never downloads a browser of its own).
+ensure_chromium() {
+	CHROMIUM=$(command -v chromium || true)
+	if [ -z "$CHROMIUM" ]; then
+		apt_install chromium
+		CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)
+	fi
+	[ -x "$CHROMIUM" ] || die "chromium not found after installing it"
+}
+
+# ensure_node makes node and npm available: they build the web app.
+ensure_node() {
+	command -v node >/dev/null && command -v npm >/dev/null && return
+	apt_install nodejs npm
+}
