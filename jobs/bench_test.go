@@ -70,7 +70,7 @@ func BenchmarkPushWorker(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range b.N {
-		u, err := store.CreateUser(ctx, model.NewUser{Username: fmt.Sprintf("u%d", i), PasswordHash: "x"})
+		u, err := store.CreateUser(ctx, model.NewUser{Username: fmt.Sprintf("user%d", i), PasswordHash: "x"})
 		if err != nil {
 			b.Fatal(err)
 		}
