@@ -38,7 +38,7 @@ const (
 // (up to maxReplay, else one resync), then the live ones, without a gap or
 // a duplicate between the two.
 func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifier) handlerFunc {
-	resync := mustMarshal(model.Resync())
+	resync := model.Resync().Frame()
 	return func(w http.ResponseWriter, r *http.Request) error {
 		c := login(r)
 		if err := requireActiveSession(r.Context(), store, c.SessionID); err != nil {
@@ -96,7 +96,7 @@ func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifie
 		replayed := make(map[model.MessageID]bool, len(replay))
 		for _, m := range replay {
 			replayed[m.ID] = true
-			if err := s.frame(mustMarshal(model.MessageCreated(m.ConversationID, m.ID, m.Seq))); err != nil {
+			if err := s.frame(model.MessageCreated(m.ConversationID, m.ID, m.Seq).Frame()); err != nil {
 				return nil
 			}
 		}
@@ -208,11 +208,3 @@ func createdMessage(f []byte) model.MessageID {
 	return head.MessageID
 }
 
-// mustMarshal returns the frame of an event the server builds itself.
-func mustMarshal(ev model.Event) []byte {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
