@@ -207,4 +207,3 @@ func createdMessage(f []byte) model.MessageID {
 	}
 	return head.MessageID
 }
-
