@@ -47,7 +47,7 @@ func startSession(ctx context.Context, cfg Config, store Store, user model.User)
 // limitAuth charges an attempt to register or log in (action) both to the
 // client's IP and to the username it names.
 func limitAuth(w http.ResponseWriter, r *http.Request, cfg Config, limiter Limiter, action, username string) error {
-	if err := limit(r.Context(), w, limiter, action+":ip:"+clientIP(r, cfg.TrustProxy), cfg.Limits.AuthPerIP); err != nil {
+	if err := limit(r.Context(), w, limiter, action+":ip:"+clientIP(r, cfg), cfg.Limits.AuthPerIP); err != nil {
 		return err
 	}
 	return limit(r.Context(), w, limiter, action+":user:"+strings.ToLower(username), cfg.Limits.AuthPerUsername)
@@ -81,7 +81,10 @@ func handleRegister(cfg Config, store Store, limiter Limiter) handlerFunc {
 		if err := limitAuth(w, r, cfg, limiter, "register", req.Username); err != nil {
 			return err
 		}
-		hash, err := auth.HashPassword(req.Password)
+		var hash string
+		if err := cfg.hashes.do(r.Context(), w, func() { hash, err = auth.HashPassword(req.Password) }); err != nil {
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -123,13 +126,18 @@ func handleLogin(cfg Config, store Store, limiter Limiter) handlerFunc {
 		}
 		user, hash, err := store.GetUserCredentials(r.Context(), req.Username)
 		if model.ErrorCode(err) == model.ENotFound {
-			auth.DummyVerify(req.Password)
+			if err := cfg.hashes.do(r.Context(), w, func() { auth.DummyVerify(req.Password) }); err != nil {
+				return err
+			}
 			return errBadLogin
 		}
 		if err != nil {
 			return fmt.Errorf("get user credentials: %w", err)
 		}
-		ok, err := auth.VerifyPassword(hash, req.Password)
+		var ok bool
+		if err := cfg.hashes.do(r.Context(), w, func() { ok, err = auth.VerifyPassword(hash, req.Password) }); err != nil {
+			return err
+		}
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -151,16 +152,45 @@ func TestRefresh(t *testing.T) {
 	})
 	t.Run("ErrReuseRevokesLogin", func(t *testing.T) {
 		t.Parallel()
+		// The login moved on (next was used), then the first token comes
+		// back: it leaked, and the whole login ends.
 		u := s.register(t, "bob")
 		next := decodeJSON[tokensJSON](refresh(t, u.Tokens.RefreshToken).want(http.StatusOK))
+		newest := decodeJSON[tokensJSON](refresh(t, next.RefreshToken).want(http.StatusOK))
 		refresh(t, u.Tokens.RefreshToken).wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
-		refresh(t, next.RefreshToken).wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
+		refresh(t, newest.RefreshToken).wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
+	})
+	t.Run("OKLostResponse", func(t *testing.T) {
+		t.Parallel()
+		// The answer to a refresh never arrived, so the client retries
+		// with the same token within the grace window: it gets tokens and
+		// the login lives on.
+		u := s.register(t, "erin")
+		refresh(t, u.Tokens.RefreshToken).want(http.StatusOK) // lost
+		retried := decodeJSON[tokensJSON](refresh(t, u.Tokens.RefreshToken).want(http.StatusOK))
+		c.in(t).as(retried.AccessToken).get("/api/v1/me").want(http.StatusOK)
+		refresh(t, retried.RefreshToken).want(http.StatusOK)
+	})
+	t.Run("OKTwoAtOnce", func(t *testing.T) {
+		t.Parallel()
+		// Two tabs refresh with the same token at the same moment.
+		u := s.register(t, "frank")
+		var wg sync.WaitGroup
+		got := make([]*response, 2)
+		for i := range got {
+			wg.Go(func() { got[i] = refresh(t, u.Tokens.RefreshToken) })
+		}
+		wg.Wait()
+		for _, r := range got {
+			refresh(t, decodeJSON[tokensJSON](r.want(http.StatusOK)).RefreshToken).want(http.StatusOK)
+		}
 	})
 	t.Run("ErrReuseLeavesOtherLogins", func(t *testing.T) {
 		t.Parallel()
 		u := s.register(t, "carol")
 		other := decodeJSON[tokensJSON](c.in(t).post("/api/v1/auth/login", map[string]string{"username": "carol", "password": "password carol"}).want(http.StatusOK))
-		refresh(t, u.Tokens.RefreshToken).want(http.StatusOK)
+		next := decodeJSON[tokensJSON](refresh(t, u.Tokens.RefreshToken).want(http.StatusOK))
+		refresh(t, next.RefreshToken).want(http.StatusOK)
 		refresh(t, u.Tokens.RefreshToken).want(http.StatusUnauthorized)
 		refresh(t, other.RefreshToken).want(http.StatusOK)
 	})

@@ -349,13 +349,22 @@ type (
 		User         userJSON `json:"user"`
 	}
 	conversationJSON struct {
-		ID          int64     `json:"id"`
-		Kind        string    `json:"kind"`
-		Name        *string   `json:"name"`
-		Topic       *string   `json:"topic"`
-		CreatedAt   time.Time `json:"created_at"`
-		LastSeq     int64     `json:"last_seq"`
-		UnreadCount int64     `json:"unread_count"`
+		ID            int64      `json:"id"`
+		Kind          string     `json:"kind"`
+		Name          *string    `json:"name"`
+		Topic         *string    `json:"topic"`
+		CreatedAt     time.Time  `json:"created_at"`
+		LastSeq       int64      `json:"last_seq"`
+		LastEventSeq  int64      `json:"last_event_seq"`
+		LastMessageAt *time.Time `json:"last_message_at"`
+		ReadSeq       int64      `json:"read_seq"`
+		UnreadCount   int64      `json:"unread_count"`
+	}
+	changeJSON struct {
+		EventSeq  int64  `json:"event_seq"`
+		Type      string `json:"type"`
+		MessageID int64  `json:"message_id"`
+		Seq       int64  `json:"seq"`
 	}
 	channelJSON struct {
 		ID          int64     `json:"id"`

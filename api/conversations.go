@@ -4,24 +4,29 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"parley/model"
 )
 
 type conversationResponse struct {
-	ID          model.ConversationID `json:"id"`
-	Kind        model.Kind           `json:"kind"`
-	Name        *string              `json:"name"`  // null for direct conversations
-	Topic       *string              `json:"topic"` // null for direct conversations
-	CreatedAt   time.Time            `json:"created_at"`
-	LastSeq     int64                `json:"last_seq"`
-	UnreadCount int64                `json:"unread_count"`
+	ID            model.ConversationID `json:"id"`
+	Kind          model.Kind           `json:"kind"`
+	Name          *string              `json:"name"`  // null for direct conversations
+	Topic         *string              `json:"topic"` // null for direct conversations
+	CreatedAt     time.Time            `json:"created_at"`
+	LastSeq       int64                `json:"last_seq"`
+	LastEventSeq  int64                `json:"last_event_seq"`
+	LastMessageAt *time.Time           `json:"last_message_at"` // null when there is no message
+	ReadSeq       int64                `json:"read_seq"`
+	UnreadCount   int64                `json:"unread_count"`
 }
 
 func toConversationResponse(c model.Conversation) conversationResponse {
 	resp := conversationResponse{
-		ID: c.ID, Kind: c.Kind, CreatedAt: c.CreatedAt.UTC(), LastSeq: c.LastSeq, UnreadCount: c.UnreadCount,
+		ID: c.ID, Kind: c.Kind, CreatedAt: c.CreatedAt.UTC(), LastSeq: c.LastSeq, LastEventSeq: c.LastEventSeq,
+		LastMessageAt: utc(c.LastMessageAt), ReadSeq: c.ReadSeq, UnreadCount: c.UnreadCount,
 	}
 	if c.Kind == model.KindChannel {
 		resp.Name, resp.Topic = &c.Name, &c.Topic
@@ -72,14 +77,30 @@ func handleDirectOpen(store Store, notifier Notifier) handlerFunc {
 	}
 }
 
-// handleConversationList serves GET /api/v1/conversations.
+// handleConversationList serves GET /api/v1/conversations: the caller's
+// conversations by id, a page at a time.
 func handleConversationList(store Store) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		convs, err := store.ListConversations(r.Context(), actor(r))
+		limit, err := intParam(r, "limit", 1, model.MaxConversationLimit, model.DefaultConversationLimit)
+		if err != nil {
+			return err
+		}
+		var after model.ConversationID
+		cursor, err := cursorParam(r)
+		if err != nil {
+			return err
+		}
+		if cursor != "" {
+			if after, err = parseID[model.ConversationID](cursor); err != nil {
+				return model.FieldError("cursor", "must be a next_cursor from a previous page")
+			}
+		}
+		convs, more, err := store.ListConversations(r.Context(), actor(r), model.ConversationFilter{After: after, Limit: limit})
 		if err != nil {
 			return fmt.Errorf("list conversations: %w", err)
 		}
-		return encode(w, http.StatusOK, list[conversationResponse]{Items: toResponses(convs, toConversationResponse)})
+		key := func(c model.Conversation) string { return strconv.FormatInt(int64(c.ID), 10) }
+		return encode(w, http.StatusOK, cursorPage(convs, more, toConversationResponse, key))
 	}
 }
 
@@ -147,5 +168,45 @@ func handleReadMark(store Store, notifier Notifier) handlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
+	}
+}
+
+type changeResponse struct {
+	EventSeq  int64           `json:"event_seq"`
+	Type      model.EventType `json:"type"`
+	MessageID model.MessageID `json:"message_id"`
+	Seq       int64           `json:"seq"`
+}
+
+func toChangeResponse(c model.Change) changeResponse {
+	return changeResponse{EventSeq: c.EventSeq, Type: c.Type, MessageID: c.MessageID, Seq: c.Seq}
+}
+
+// handleChangeList serves GET /api/v1/conversations/{id}/changes: the
+// changes to a conversation's messages after event_seq `after`, oldest
+// first.
+func handleChangeList(store Store) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := parseID[model.ConversationID](r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		limit, err := intParam(r, "limit", 1, model.MaxChangesLimit, model.DefaultChangesLimit)
+		if err != nil {
+			return err
+		}
+		after, err := seqParam(r, "after", 0)
+		if err != nil {
+			return err
+		}
+		f := model.ChangeFilter{ConversationID: id, Limit: limit}
+		if after != nil {
+			f.After = *after
+		}
+		changes, more, err := store.ListChanges(r.Context(), actor(r), f)
+		if err != nil {
+			return fmt.Errorf("list changes: %w", err)
+		}
+		return encode(w, http.StatusOK, page[changeResponse]{Items: toResponses(changes, toChangeResponse), HasMore: more})
 	}
 }

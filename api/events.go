@@ -16,8 +16,8 @@ import (
 
 // Server-Sent Events tunables.
 const (
-	// maxReplay is how many missed message.created events a resumed stream
-	// replays; past that it sends resync.
+	// maxReplay is how many missed events a resumed stream replays; past
+	// that it sends resync.
 	maxReplay = 100
 	// eventsWriteTimeout bounds each write to a stream, so a client that
 	// stopped reading is dropped.
@@ -33,10 +33,11 @@ const (
 // handleEvents serves GET /api/v1/events: the event channel as Server-Sent
 // Events. Each frame is an event named after its type, with the frame as
 // data; a message.created event also has an id, the stream's cursor: the
-// highest message id announced on it. A client that reconnects with that
-// cursor in Last-Event-ID first gets the message.created events it missed
-// (up to maxReplay, else one resync), then the live ones, without a gap or
-// a duplicate between the two.
+// highest message id announced on it, which is also a change id (see
+// db.ListChangesSince). A client that reconnects with that cursor in
+// Last-Event-ID first gets the events it missed that can be replayed (up to
+// maxReplay, else one resync), then the live ones, without a gap or a
+// duplicate between the two.
 func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifier) handlerFunc {
 	resync := model.Resync().Frame()
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -54,17 +55,17 @@ func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifie
 		if err != nil {
 			return fmt.Errorf("open stream: %w", err)
 		}
-		var replay []model.Message
+		var replay []model.Event
 		lost := badCursor
 		if resume {
-			msgs, more, err := store.ListMessagesAfterID(ctx, c.UserID, cursor, maxReplay)
+			events, more, err := store.ListChangesSince(ctx, c.UserID, cursor, maxReplay)
 			if err != nil {
-				return fmt.Errorf("list messages after id: %w", err)
+				return fmt.Errorf("list changes since: %w", err)
 			}
 			if more {
 				lost = true
 			} else {
-				replay = msgs
+				replay = events
 			}
 		}
 
@@ -93,10 +94,14 @@ func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifie
 				return nil
 			}
 		}
-		replayed := make(map[model.MessageID]bool, len(replay))
-		for _, m := range replay {
-			replayed[m.ID] = true
-			if err := s.frame(model.MessageCreated(m.ConversationID, m.ID, m.Seq).Frame()); err != nil {
+		// The latest change replayed of each message, so that the live
+		// events of those changes, and of earlier ones, are dropped once.
+		replayed := make(map[model.MessageID]int64, len(replay))
+		for _, ev := range replay {
+			if ev.MessageID != 0 {
+				replayed[ev.MessageID] = ev.EventSeq
+			}
+			if err := s.frame(ev.Frame()); err != nil {
 				return nil
 			}
 		}
@@ -115,8 +120,10 @@ func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifie
 				if !ok { // dropped: too slow, logged out, or shutting down
 					return nil
 				}
-				if len(replayed) > 0 && replayed[createdMessage(f)] {
-					continue
+				if len(replayed) > 0 {
+					if id, eventSeq := messageChange(f); id != 0 && eventSeq <= replayed[id] {
+						continue
+					}
 				}
 				if err := s.frame(f); err != nil {
 					if ctx.Err() == nil {
@@ -195,15 +202,20 @@ func (s *eventStream) write(b []byte) error {
 	return s.rc.Flush()
 }
 
-// createdMessage returns the message id of a message.created frame, and 0
-// for any other frame.
-func createdMessage(f []byte) model.MessageID {
+// messageChange returns the message id and event_seq of a message.created,
+// message.updated or message.deleted frame, and zeros for any other frame.
+func messageChange(f []byte) (model.MessageID, int64) {
 	var head struct {
 		Type      model.EventType `json:"type"`
 		MessageID model.MessageID `json:"message_id"`
+		EventSeq  int64           `json:"event_seq"`
 	}
-	if json.Unmarshal(f, &head) != nil || head.Type != model.EventMessageCreated {
-		return 0
+	if json.Unmarshal(f, &head) != nil {
+		return 0, 0
 	}
-	return head.MessageID
+	switch head.Type {
+	case model.EventMessageCreated, model.EventMessageUpdated, model.EventMessageDeleted:
+		return head.MessageID, head.EventSeq
+	}
+	return 0, 0
 }

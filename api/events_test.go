@@ -53,6 +53,46 @@ func TestEvents_Stream(t *testing.T) {
 	}
 }
 
+// TestEvents_ResumeEveryChange checks that a resumed stream replays every
+// kind of change it can: edits and deletions of messages the client held,
+// new messages, conversations joined and read markers moved, each message
+// once at its latest change, with its event_seq, in the order they
+// happened.
+func TestEvents_ResumeEveryChange(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice, bob := s.register(t, "alice"), s.register(t, "bob")
+	general := alice.channel("general")
+	news := alice.channel("news")
+	bob.put(fmt.Sprintf("/api/v1/channels/%d/members/me", general), nil).want(http.StatusOK)
+
+	sse := bob.stream(t, "")
+	m1, m2, m3 := alice.send(general, "one"), alice.send(general, "two"), alice.send(general, "three")
+	sse.want(created(m1).at(1), created(m2).at(2), created(m3).at(3))
+	sse.nextID()
+	sse.nextID()
+	last := sse.nextID()
+	sse.close()
+
+	// While bob is away: an edit and a deletion of what he holds, a post
+	// that is then edited, a channel he joins and his read marker, moved
+	// on another device.
+	e1 := decodeJSON[messageJSON](alice.patch(fmt.Sprintf("/api/v1/messages/%d", m1.ID), map[string]string{"body": "one!"}).want(http.StatusOK))  // 4
+	alice.delete(fmt.Sprintf("/api/v1/messages/%d", m2.ID)).want(http.StatusOK)                                                                   // 5
+	m4 := alice.send(general, "four")                                                                                                             // 6
+	e4 := decodeJSON[messageJSON](alice.patch(fmt.Sprintf("/api/v1/messages/%d", m4.ID), map[string]string{"body": "four!"}).want(http.StatusOK)) // 7
+	bob.put(fmt.Sprintf("/api/v1/channels/%d/members/me", news), nil).want(http.StatusOK)
+	bob.put(fmt.Sprintf("/api/v1/conversations/%d/read", general), map[string]int64{"seq": 3}).want(http.StatusNoContent)
+
+	sse = bob.stream(t, last)
+	sse.want(updated(e1).at(4), deleted(m2).at(5), updated(e4).at(7), readUpdated(general, 3), joined(news))
+	m5 := alice.send(general, "five")
+	sse.want(created(m5).at(8))
+	if got := sse.nextID(); got != strconv.FormatInt(m5.ID, 10) {
+		t.Errorf("got id %q, want the new message's id %d", got, m5.ID)
+	}
+}
+
 func TestEvents_Heartbeat(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, func(cfg *api.Config) { cfg.EventsHeartbeat = 10 * time.Millisecond })
@@ -217,11 +257,11 @@ type seamStore struct {
 	hub atomic.Pointer[notify.Hub]
 
 	mu     sync.Mutex
-	armed  *model.Message // posted on the next ListMessagesAfterID
+	armed  *model.Message // posted on the next ListChangesSince
 	posted chan model.Message
 }
 
-func (s *seamStore) ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error) {
+func (s *seamStore) ListChangesSince(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Event, bool, error) {
 	s.mu.Lock()
 	m := s.armed
 	s.armed = nil
@@ -230,10 +270,10 @@ func (s *seamStore) ListMessagesAfterID(ctx context.Context, actor model.UserID,
 		if _, err := s.db.CreateMessage(ctx, m); err != nil {
 			return nil, false, err
 		}
-		s.hub.Load().Publish(ctx, model.MessageCreated(m.ConversationID, m.ID, m.Seq))
+		s.hub.Load().Publish(ctx, model.MessageCreated(m.ConversationID, m.ID, m.Seq, m.EventSeq))
 		s.posted <- *m
 	}
-	return s.Store.ListMessagesAfterID(ctx, actor, after, limit)
+	return s.Store.ListChangesSince(ctx, actor, after, limit)
 }
 
 func TestEvents_ResumeSeam(t *testing.T) {

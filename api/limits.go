@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"reflect"
@@ -118,30 +117,94 @@ func limit(ctx context.Context, w http.ResponseWriter, limiter Limiter, key stri
 	return model.Errorf(model.ERateLimited, "Too many requests; try again in %d seconds.", secs)
 }
 
-// clientIP returns the address rate limits key a client by. Behind a trusted
-// proxy that is X-Real-IP, or else the last X-Forwarded-For entry (the one
-// the proxy added; earlier ones come from the client). An IPv6 client is keyed
-// by its /64, since one host commonly holds a whole /64.
-func clientIP(r *http.Request, trustProxy bool) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// clientIP returns the key rate limits count a client by: its address, and
+// for IPv6 its /64, since one host commonly holds a whole /64. An
+// IPv4-mapped IPv6 address counts as the IPv4 address it maps.
+func clientIP(r *http.Request, cfg Config) string {
+	addr, _ := clientAddr(r, cfg)
+	if !addr.IsValid() { // not a TCP peer, as in some tests
+		return r.RemoteAddr
 	}
-	if trustProxy {
-		if real := strings.TrimSpace(r.Header.Get("X-Real-IP")); real != "" {
-			host = real
-		} else if fwd := r.Header.Values("X-Forwarded-For"); len(fwd) > 0 {
-			last := fwd[len(fwd)-1]
-			host = strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
-		}
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap()
 	if addr.Is6() {
 		return netip.PrefixFrom(addr, 64).Masked().String()
 	}
 	return addr.String()
+}
+
+// clientAddr returns the client's address and whether the request came
+// through a trusted proxy. The peer is a trusted proxy when TrustProxy is set
+// and, if TrustedProxies lists any, it is in one of them. Then the client is
+// the rightmost X-Forwarded-For hop that is not itself a trusted proxy: each
+// proxy appends the address it saw, so entries left of the ones our proxies
+// added are whatever the client chose to send. X-Real-IP is read only when
+// there is no X-Forwarded-For. Every address is parsed strictly; a hop that
+// is not a plain IP address ends the walk at the last hop that is trusted,
+// so a garbled header never lets a client pick its own key.
+func clientAddr(r *http.Request, cfg Config) (netip.Addr, bool) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addr := peer.Addr().Unmap()
+	if !cfg.trustedProxy(addr) {
+		return addr, false
+	}
+	hops := forwardedFor(r.Header)
+	if len(hops) == 0 {
+		if real, ok := parseHop(r.Header.Get("X-Real-IP")); ok {
+			return real, true
+		}
+		return addr, true
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := parseHop(hops[i])
+		if !ok {
+			return addr, true
+		}
+		addr = hop
+		if len(cfg.TrustedProxies) == 0 || !cfg.trustedProxy(hop) {
+			// With no list, only the peer is a proxy: its entry is the client.
+			return addr, true
+		}
+	}
+	return addr, true
+}
+
+// trustedProxy reports whether a peer at addr is a proxy whose forwarding
+// headers are believed.
+func (c Config) trustedProxy(addr netip.Addr) bool {
+	if !c.TrustProxy {
+		return false
+	}
+	if len(c.TrustedProxies) == 0 {
+		return true
+	}
+	for _, p := range c.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor returns the X-Forwarded-For hops in order, from every
+// X-Forwarded-For header line.
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	for _, line := range h.Values("X-Forwarded-For") {
+		for hop := range strings.SplitSeq(line, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	return hops
+}
+
+// parseHop parses one forwarded address: a plain IPv4 or IPv6 address with
+// no port and no zone, IPv4-mapped ones unmapped.
+func parseHop(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }

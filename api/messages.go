@@ -69,14 +69,17 @@ func handleMessageCreate(cfg Config, store Store, limiter Limiter, notifier Noti
 			return err
 		}
 		msg := model.Message{ConversationID: id, SenderID: me, Body: req.Body, ClientMsgID: req.ClientMsgID}
-		created, err := store.CreateMessage(r.Context(), &msg)
+		// The store announces each message it commits, in seq order: posts
+		// are stored in batches, and their handlers would race to publish.
+		created, err := store.PostMessage(r.Context(), &msg, func(m model.Message) {
+			publish(r, notifier, model.MessageCreated(m.ConversationID, m.ID, m.Seq, m.EventSeq))
+		})
 		if err != nil {
 			return fmt.Errorf("create message: %w", err)
 		}
 		status := http.StatusOK // a retry with a known client_msg_id, announced the first time
 		if created {
 			status = http.StatusCreated
-			publish(r, notifier, model.MessageCreated(msg.ConversationID, msg.ID, msg.Seq))
 		}
 		return encodeMessage(w, status, msg)
 	}
@@ -188,13 +191,14 @@ func handleMessageUpdate(store Store, notifier Notifier) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("update message: %w", err)
 		}
-		publish(r, notifier, model.MessageUpdated(msg.ConversationID, msg.ID, msg.Seq))
+		publish(r, notifier, model.MessageUpdated(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		return encodeMessage(w, http.StatusOK, msg)
 	}
 }
 
 // handleMessageDelete serves DELETE /api/v1/messages/{id}. Deleting again
-// announces it again, which costs clients one refetch.
+// announces it again, with the same event_seq, which clients that hold it
+// ignore.
 func handleMessageDelete(store Store, notifier Notifier) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := parseID[model.MessageID](r.PathValue("id"))
@@ -205,7 +209,7 @@ func handleMessageDelete(store Store, notifier Notifier) handlerFunc {
 		if err != nil {
 			return fmt.Errorf("delete message: %w", err)
 		}
-		publish(r, notifier, model.MessageDeleted(msg.ConversationID, msg.ID, msg.Seq))
+		publish(r, notifier, model.MessageDeleted(msg.ConversationID, msg.ID, msg.Seq, msg.EventSeq))
 		return encodeMessage(w, http.StatusOK, msg)
 	}
 }

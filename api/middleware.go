@@ -59,13 +59,14 @@ func login(r *http.Request) auth.Claims {
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // requestID gives each request an id, returned in X-Request-Id and logged
-// with everything about the request. Behind a trusted proxy, a well-formed
-// X-Request-Id from the proxy is kept.
-func requestID(trustProxy bool) func(http.Handler) http.Handler {
+// with everything about the request. A well-formed X-Request-Id is kept only
+// from a trusted proxy; a client's own gets a fresh id, so that it cannot
+// pick the id its requests are logged under.
+func requestID(cfg Config) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get("X-Request-Id")
-			if !trustProxy || !requestIDPattern.MatchString(id) {
+			if _, proxied := clientAddr(r, cfg); !proxied || !requestIDPattern.MatchString(id) {
 				id = rand.Text()
 			}
 			w.Header().Set("X-Request-Id", id)
@@ -133,6 +134,15 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore keeps responses that carry credentials (tokens, tickets) out of
+// every cache, the browser's included.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }

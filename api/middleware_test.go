@@ -67,8 +67,8 @@ func (failingStore) GetUser(context.Context, model.UserID) (model.User, error) {
 	panic("boom")
 }
 
-func (failingStore) ListConversations(context.Context, model.UserID) ([]model.Conversation, error) {
-	return nil, errors.New("connection reset by peer: internal detail")
+func (failingStore) ListConversations(context.Context, model.UserID, model.ConversationFilter) ([]model.Conversation, bool, error) {
+	return nil, false, errors.New("connection reset by peer: internal detail")
 }
 
 func TestInternalErrors(t *testing.T) {

@@ -49,6 +49,20 @@ func limitParam(r *http.Request, def int) (int, error) {
 	return n, nil
 }
 
+// intParam returns query parameter name as an integer from lo to hi; def
+// when it is absent. Returns EInvalid naming it otherwise.
+func intParam(r *http.Request, name string, lo, hi, def int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, model.FieldError(name, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
+	}
+	return n, nil
+}
+
 // searchPage holds the query parameters of a search that pages by cursor.
 type searchPage struct {
 	Query string // q

@@ -27,6 +27,7 @@ type eventFrame struct {
 	ConversationID int64  `json:"conversation_id,omitempty"`
 	MessageID      int64  `json:"message_id,omitempty"`
 	Seq            int64  `json:"seq,omitempty"`
+	EventSeq       int64  `json:"event_seq,omitempty"`
 	UserID         int64  `json:"user_id,omitempty"`
 	Online         *bool  `json:"online,omitempty"`
 }
@@ -125,11 +126,30 @@ func (f *frames) nextAny() eventFrame {
 	panic("unreachable")
 }
 
+// at returns f with event_seq n: frames the tests expect without one match
+// whatever event_seq they carry.
+func (f eventFrame) at(n int64) eventFrame {
+	f.EventSeq = n
+	return f
+}
+
+// matches reports whether got is want, whose zero EventSeq matches any.
+func matches(want, got eventFrame) bool {
+	if want.EventSeq == 0 {
+		got.EventSeq = 0
+	}
+	return cmp.Equal(want, got)
+}
+
 // want fails the test unless the next frames (presence aside) are want.
 func (f *frames) want(want ...eventFrame) {
 	f.t.Helper()
 	for _, w := range want {
-		if diff := cmp.Diff(w, f.next()); diff != "" {
+		got := f.next()
+		if w.EventSeq == 0 {
+			got.EventSeq = 0
+		}
+		if diff := cmp.Diff(w, got); diff != "" {
 			f.t.Fatalf("frame (-want +got):\n%s", diff)
 		}
 	}
@@ -139,7 +159,7 @@ func (f *frames) want(want ...eventFrame) {
 func (f *frames) waitFor(want eventFrame) {
 	f.t.Helper()
 	for {
-		if cmp.Equal(want, f.nextAny()) {
+		if matches(want, f.nextAny()) {
 			return
 		}
 	}

@@ -22,9 +22,9 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 	h := func(hf handlerFunc) http.Handler { return adapt(logger, hf) }
 	store := d.store
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Method(http.MethodPost, "/auth/register", h(handleRegister(cfg, store, d.limiter)))
-		r.Method(http.MethodPost, "/auth/login", h(handleLogin(cfg, store, d.limiter)))
-		r.Method(http.MethodPost, "/auth/refresh", h(handleRefresh(cfg, store, d.notifier)))
+		r.Method(http.MethodPost, "/auth/register", noStore(h(handleRegister(cfg, store, d.limiter))))
+		r.Method(http.MethodPost, "/auth/login", noStore(h(handleLogin(cfg, store, d.limiter))))
+		r.Method(http.MethodPost, "/auth/refresh", noStore(h(handleRefresh(cfg, store, d.notifier))))
 		r.Method(http.MethodPost, "/auth/logout", h(handleLogout(store, d.notifier)))
 		r.Group(func(r chi.Router) {
 			r.Use(authenticate(cfg, logger))
@@ -40,6 +40,7 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 			r.Method(http.MethodGet, "/conversations/{id}", h(handleConversationGet(store)))
 			r.Method(http.MethodGet, "/conversations/{id}/members", h(handleMemberList(logger, store, d.presence)))
 			r.Method(http.MethodPut, "/conversations/{id}/read", h(handleReadMark(store, d.notifier)))
+			r.Method(http.MethodGet, "/conversations/{id}/changes", h(handleChangeList(store)))
 			r.Method(http.MethodPost, "/conversations/{id}/messages", h(handleMessageCreate(cfg, store, d.limiter, d.notifier)))
 			r.Method(http.MethodGet, "/conversations/{id}/messages", h(handleMessageList(cfg, store)))
 			r.Method(http.MethodGet, "/messages", h(handleMessageBatch(store)))

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,9 +34,15 @@ type Config struct {
 	// "*" allows any. Default none.
 	AllowedOrigins []string
 	// TrustProxy takes the client IP, which rate limits are keyed by, from the
-	// X-Real-IP or X-Forwarded-For headers. Set it only behind a reverse proxy
-	// that sets them: clients can forge them. Default false: the peer address.
+	// X-Forwarded-For header (or X-Real-IP without it), and keeps the
+	// proxy's X-Request-Id. Set it only behind a reverse proxy that sets
+	// them: clients can forge them. Default false: the peer address.
 	TrustProxy bool
+	// TrustedProxies, with TrustProxy, are the addresses of the proxies
+	// whose headers are believed: a peer outside them is a client, and in
+	// X-Forwarded-For the client is the rightmost hop outside them. Default
+	// none: the peer is the one trusted proxy, whatever its address.
+	TrustedProxies []netip.Prefix
 	// Limits caps request rates; each zero Rate means its default.
 	Limits Limits
 	// Now tells the time that tokens are issued and checked at. Default time.Now.
@@ -43,6 +51,12 @@ type Config struct {
 	// no event is due, so proxies and clients see the stream is alive.
 	// Default 15 s.
 	EventsHeartbeat time.Duration
+	// HashConcurrency is how many password hashes (registrations and
+	// logins) may run at once. Default runtime.GOMAXPROCS(0): one per CPU.
+	HashConcurrency int
+	// HashWait is how long a registration or login waits for a hashing
+	// slot before it is turned away with 503 and Retry-After. Default 1 s.
+	HashWait time.Duration
 	// Draining reports that the server is shutting down; /readyz then
 	// answers 503 so load balancers send new clients elsewhere while the
 	// requests in flight finish. Default: never draining.
@@ -50,6 +64,8 @@ type Config struct {
 
 	// verifier checks access tokens with JWTSecret; set by withDefaults.
 	verifier *auth.Verifier
+	// hashes bounds the password hashes in flight; set by withDefaults.
+	hashes *hashGate
 }
 
 func (c Config) withDefaults() Config {
@@ -65,6 +81,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Draining == nil {
 		c.Draining = func() bool { return false }
+	}
+	if c.HashConcurrency <= 0 {
+		c.HashConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.HashWait <= 0 {
+		c.HashWait = time.Second
+	}
+	if c.hashes == nil {
+		c.hashes = newHashGate(c.HashConcurrency, c.HashWait)
 	}
 	c.Limits = c.Limits.withDefaults()
 	if c.verifier == nil {
@@ -86,7 +111,7 @@ func NewServer(cfg Config, logger *slog.Logger, store Store, limiter Limiter, no
 	cfg = cfg.withDefaults()
 	r := chi.NewRouter()
 	r.Use(
-		requestID(cfg.TrustProxy),
+		requestID(cfg),
 		accessLog(logger),
 		recoverer(logger),
 		securityHeaders,

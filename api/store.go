@@ -55,9 +55,9 @@ type Store interface {
 	// other, creating it if needed (created reports which). Returns ENotFound
 	// if other does not exist.
 	GetOrCreateDirect(ctx context.Context, actor, other model.UserID) (c model.Conversation, created bool, err error)
-	// ListConversations returns every conversation actor is a member of,
-	// most recently active first.
-	ListConversations(ctx context.Context, actor model.UserID) ([]model.Conversation, error)
+	// ListConversations returns a page of the conversations actor is a
+	// member of, by ascending id after f.After, and whether more follow.
+	ListConversations(ctx context.Context, actor model.UserID, f model.ConversationFilter) ([]model.Conversation, bool, error)
 	// GetConversation returns ENotFound unless actor is a member.
 	GetConversation(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error)
 	// ListMembers returns the members ordered by lowercased username.
@@ -68,21 +68,28 @@ type Store interface {
 	// EInvalid (field "seq") if seq is beyond the conversation's last seq.
 	MarkRead(ctx context.Context, actor model.UserID, id model.ConversationID, seq int64) (moved bool, err error)
 
-	// CreateMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
-	// with the conversation's next seq, filling in the rest. If m.ClientMsgID
-	// was already used by this sender in this conversation, it fills m with
-	// that message instead and created is false. Returns ENotFound unless the
-	// sender is a member.
-	CreateMessage(ctx context.Context, m *model.Message) (created bool, err error)
+	// PostMessage stores m (ConversationID, SenderID, Body, ClientMsgID set)
+	// with the conversation's next seq, filling in the rest, and once it is
+	// committed calls announce(m), one call at a time, in commit order. If
+	// m.ClientMsgID was already used by this sender in this conversation, it
+	// fills m with that message instead, created is false and announce is
+	// not called. Returns ENotFound unless the sender is a member.
+	PostMessage(ctx context.Context, m *model.Message, announce func(model.Message)) (created bool, err error)
 	// ListMessages returns a page of history oldest first, and whether more
 	// messages exist in the direction paged. Returns ENotFound unless actor
 	// is a member.
 	ListMessages(ctx context.Context, actor model.UserID, f model.HistoryFilter) ([]model.Message, bool, error)
-	// ListMessagesAfterID returns up to limit messages with ids greater than
-	// after in the conversations actor is a member of, by ascending id, and
-	// whether more may follow (more than limit, or too many newer messages
-	// in all conversations to search through in one call).
-	ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error)
+	// ListChanges returns a page of a conversation's changes feed, oldest
+	// first, and whether more follow. Returns ENotFound unless actor is a
+	// member.
+	ListChanges(ctx context.Context, actor model.UserID, f model.ChangeFilter) ([]model.Change, bool, error)
+	// ListChangesSince returns, as events in the order they happened, what
+	// can be replayed to actor of what happened after change id after (the
+	// highest message id an event stream announced): the latest change of
+	// each message changed since in actor's conversations, conversations
+	// joined and read markers moved. At most limit; more reports that there
+	// were more, and then the events are not all there.
+	ListChangesSince(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Event, bool, error)
 	// GetMessage returns ENotFound unless actor is a member of its conversation.
 	GetMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error)
 	// GetMessages returns those of ids that actor may read, in ascending id

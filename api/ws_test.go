@@ -331,7 +331,8 @@ func TestWebSocket_LoginEnds(t *testing.T) {
 		u := s.login(t, bob)
 		ws := u.in(t).dial(t)
 		refresh := map[string]string{"refresh_token": u.Tokens.RefreshToken}
-		s.client(t).post("/api/v1/auth/refresh", refresh).want(http.StatusOK)
+		next := decodeJSON[tokensJSON](s.client(t).post("/api/v1/auth/refresh", refresh).want(http.StatusOK))
+		s.client(t).post("/api/v1/auth/refresh", map[string]string{"refresh_token": next.RefreshToken}).want(http.StatusOK)
 		s.client(t).post("/api/v1/auth/refresh", refresh).wantError(http.StatusUnauthorized, model.EUnauthenticated, "")
 		ws.wantClosed(4001, "login revoked")
 	})

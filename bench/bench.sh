@@ -24,11 +24,14 @@
 # with its ratios reported beside the server's), BENCH_AGAINST (another
 # build of parley, say of the commit before a change, started with the same
 # settings and loaded in every round beside BINARY: a paired comparison
-# that the machine's drift hits alike), BENCH_DSN_OPTIONS (appended to the
+# that the machine's drift hits alike; BENCH_AGAINST_OWN_DB=1 gives it a
+# database of its own, set up alike, for a build whose schema differs),
+# BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
 # settings), BENCH_PHASES (the parley-bench phases loaded in each round,
-# default "post history"; post-one has all 32 clients post to one channel,
-# post-single one client alone: pgbench replays only post and history),
+# default "post history post-one post-single"; post-one has all 32 clients
+# post to one channel, post-single one client alone; pgbench replays only
+# post and history),
 # BENCH_SLOW_FLUSH (1: PostgreSQL waits 1 ms before every WAL flush, as a
 # cloud disk would make it, with commit_delay=1000 and commit_siblings=0;
 # synchronous_commit stays on), GO (default go).
@@ -45,7 +48,7 @@ rounds=${BENCH_ROUNDS:-6}
 duration=${BENCH_DURATION:-3}
 warmup=${BENCH_WARMUP:-1}
 body='The quick brown fox jumps over the lazy dog while the bench runs.'
-post_target=0.6    # POST req/s over pgbench post.sql tps
+post_target=0.8    # POST req/s over pgbench post.sql tps (one transaction per message), issue 15
 history_target=0.3 # history GET req/s over pgbench history.sql tps
 
 ensure_postgres
@@ -135,8 +138,13 @@ if [ "$floor" != 0 ]; then
 	wait_ready "${side_url[floor]}" "${side_pid[floor]}"
 	extras+=(floor)
 fi
+against_dsn=$dsn against_state=$dir/state.json
+if [ "${BENCH_AGAINST_OWN_DB:-0}" = 1 ]; then
+	"$PGBIN/psql" "$(pg_url "$dir/sock" postgres)" -qc 'CREATE DATABASE parley_against'
+	against_dsn="$(pg_url "$dir/sock" parley_against)${BENCH_DSN_OPTIONS:-}" against_state=$dir/state-against.json
+fi
 if [ -n "${BENCH_AGAINST:-}" ]; then
-	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
+	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$against_dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
 	side_pid[against]=$SERVE_PID side_url[against]=$SERVE_URL
 	wait_ready "$SERVE_URL" "$SERVE_PID"
 	extras+=(against)
@@ -150,6 +158,10 @@ say "server ready at $url; $rounds rounds of ${warmup}s warm-up + ${duration}s p
 in_background "$root/bin/parley-bench" -url "$url" -clients "$clients" -body "$body" \
 	-state "$dir/state.json" -phases '' >"$dir/setup.out"
 grep '^setup: ' "$dir/setup.out" || true
+if [ -n "${BENCH_AGAINST:-}" ] && [ "$against_state" != "$dir/state.json" ]; then
+	in_background "$root/bin/parley-bench" -url "${side_url[against]}" -clients "$clients" -body "$body" \
+		-state "$against_state" -phases '' >"$dir/setup-against.out"
+fi
 
 # field PHASE KEY prints KEY's value from the "BENCH PHASE …" line of
 # bench.out, or of FILE if given.
@@ -217,11 +229,12 @@ run_pgbench() {
 # server, or against another side (floor, against), and adds its line to
 # bench.out as PHASE or SIDE-PHASE.
 run_http() {
-	local target=$url pid=$server_pid name=$1
+	local target=$url pid=$server_pid name=$1 state=$dir/state.json
 	if [ -n "${3:-}" ]; then
 		target=${side_url[$3]} pid=${side_pid[$3]} name=$3-$1
+		[ "$3" != against ] || state=$against_state
 	fi
-	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$dir/state.json" \
+	in_background "$root/bin/parley-bench" -url "$target" -clients "$clients" -body "$body" -state "$state" \
 		-phases "$1" -duration "${duration}s" -warmup "${warmup}s" \
 		-cpu "server=$pid,postgres=$postmaster$cpu_procs" >"$dir/http.out"
 	sed -n "s/^BENCH $1 /BENCH $name round=$2 /p" "$dir/http.out" >>"$dir/bench.out"
@@ -236,7 +249,7 @@ run_http() {
 # larger table or always right after another: a slow spell of the machine
 # (a checkpoint, autovacuum, a neighbour on the host) then falls on every
 # side alike.
-read -ra phases <<<"${BENCH_PHASES:-post history}"
+read -ra phases <<<"${BENCH_PHASES:-post history post-one post-single}"
 : >"$dir/bench.out"
 for round in $(seq "$rounds"); do
 	for phase in "${phases[@]}"; do

@@ -15,21 +15,25 @@ import (
 )
 
 // conversationColumns select a conversation as the member m sees it. The
-// unread count walks the (conversation_id, seq) index from the read marker.
+// unread count is arithmetic on gapless seqs: the messages after the read
+// marker, less the deleted ones among them (one probe of the small
+// messages_deleted_idx). None of them is the member's own, since posting
+// moves the poster's marker (createMessageSQL). So its cost does not grow
+// with the messages, read or unread.
 const conversationColumns = `c.id, c.kind, coalesce(c.name, '') AS name, c.topic, c.created_at, c.last_seq,
-	(SELECT count(*) FROM messages msg
-		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq
-			AND msg.sender_id <> m.user_id AND msg.deleted_at IS NULL) AS unread_count`
+	c.last_event_seq, c.last_message_at, m.last_read_seq,
+	c.last_seq - m.last_read_seq - (SELECT count(*) FROM messages msg
+		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq AND msg.deleted_at IS NOT NULL) AS unread_count`
 
 const (
-	// listConversationsSQL orders by the newest message's time, or the
-	// conversation's creation when it has none.
+	// listConversationsSQL pages by conversation id, along
+	// members_user_conversation_idx: $2 is the exclusive cursor, $3 the
+	// page size.
 	listConversationsSQL = `SELECT ` + conversationColumns + `
 FROM members m JOIN conversations c ON c.id = m.conversation_id
-WHERE m.user_id = $1
-ORDER BY coalesce(
-	(SELECT msg.created_at FROM messages msg WHERE msg.conversation_id = c.id ORDER BY msg.seq DESC LIMIT 1),
-	c.created_at) DESC, c.id DESC`
+WHERE m.user_id = $1 AND m.conversation_id > $2
+ORDER BY m.conversation_id
+LIMIT $3`
 
 	selectConversationSQL = `SELECT ` + conversationColumns + `
 FROM members m JOIN conversations c ON c.id = m.conversation_id
@@ -37,11 +41,13 @@ WHERE m.conversation_id = $1 AND m.user_id = $2`
 
 	insertChannelSQL = `WITH c AS (
 	INSERT INTO conversations (kind, name, topic, created_at) VALUES ('channel', $2, $3, $4)
-	RETURNING id, kind, name, topic, created_at, last_seq
+	RETURNING id, kind, name, topic, created_at, last_seq, last_event_seq, last_message_at
 ), m AS (
-	INSERT INTO members (conversation_id, user_id, joined_at) SELECT c.id, $1, $4 FROM c
+	INSERT INTO members (conversation_id, user_id, joined_at, joined_change_id)
+	SELECT c.id, $1, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq) FROM c
 )
-SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, 0 AS unread_count FROM c`
+SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.last_event_seq, c.last_message_at,
+	0 AS last_read_seq, 0 AS unread_count FROM c`
 
 	// listChannelsSQL: $2 is an escaped LIKE pattern ("%" matches all); $3
 	// the exclusive cursor.
@@ -55,8 +61,8 @@ LIMIT $4`
 
 	// joinChannelSQL starts the new member's read marker at the channel's
 	// newest message: what was said before they joined is not unread.
-	joinChannelSQL = `INSERT INTO members (conversation_id, user_id, joined_at, last_read_seq)
-SELECT c.id, $2, $3, c.last_seq FROM conversations c WHERE c.id = $1 AND c.kind = 'channel'
+	joinChannelSQL = `INSERT INTO members (conversation_id, user_id, joined_at, last_read_seq, joined_change_id)
+SELECT c.id, $2, $3, c.last_seq, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq) FROM conversations c WHERE c.id = $1 AND c.kind = 'channel'
 ON CONFLICT (conversation_id, user_id) DO NOTHING`
 
 	leaveChannelSQL = `DELETE FROM members m USING conversations c
@@ -74,8 +80,8 @@ RETURNING id`
 
 	// insertDirectMembersSQL adds both users; with one user (a note to
 	// self) the second row is a no-op.
-	insertDirectMembersSQL = `INSERT INTO members (conversation_id, user_id, joined_at)
-VALUES ($1, $2, $4), ($1, $3, $4)
+	insertDirectMembersSQL = `INSERT INTO members (conversation_id, user_id, joined_at, joined_change_id)
+VALUES ($1, $2, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)), ($1, $3, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq))
 ON CONFLICT (conversation_id, user_id) DO NOTHING`
 
 	// listMembersSQL returns no rows unless $2 is a member, which the
@@ -87,7 +93,7 @@ WHERE m.conversation_id = $1
 ORDER BY lower(u.username)`
 
 	// markReadSQL does not write when the marker would not move.
-	markReadSQL = `UPDATE members m SET last_read_seq = $3
+	markReadSQL = `UPDATE members m SET last_read_seq = $3, read_change_id = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)
 FROM conversations c
 WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
 	AND m.last_read_seq < $3 AND $3 <= c.last_seq`
@@ -100,24 +106,30 @@ WHERE m.conversation_id = $1 AND m.user_id = $2`
 )
 
 type conversationRow struct {
-	ID          int64     `db:"id"`
-	Kind        string    `db:"kind"`
-	Name        string    `db:"name"`
-	Topic       string    `db:"topic"`
-	CreatedAt   time.Time `db:"created_at"`
-	LastSeq     int64     `db:"last_seq"`
-	UnreadCount int64     `db:"unread_count"`
+	ID            int64        `db:"id"`
+	Kind          string       `db:"kind"`
+	Name          string       `db:"name"`
+	Topic         string       `db:"topic"`
+	CreatedAt     time.Time    `db:"created_at"`
+	LastSeq       int64        `db:"last_seq"`
+	LastEventSeq  int64        `db:"last_event_seq"`
+	LastMessageAt sql.NullTime `db:"last_message_at"`
+	ReadSeq       int64        `db:"last_read_seq"`
+	UnreadCount   int64        `db:"unread_count"`
 }
 
 func (r conversationRow) toModel() model.Conversation {
 	return model.Conversation{
-		ID:          model.ConversationID(r.ID),
-		Kind:        model.Kind(r.Kind),
-		Name:        r.Name,
-		Topic:       r.Topic,
-		CreatedAt:   r.CreatedAt.UTC(),
-		LastSeq:     r.LastSeq,
-		UnreadCount: r.UnreadCount,
+		ID:            model.ConversationID(r.ID),
+		Kind:          model.Kind(r.Kind),
+		Name:          r.Name,
+		Topic:         r.Topic,
+		CreatedAt:     r.CreatedAt.UTC(),
+		LastSeq:       r.LastSeq,
+		LastEventSeq:  r.LastEventSeq,
+		LastMessageAt: timePtr(r.LastMessageAt),
+		ReadSeq:       r.ReadSeq,
+		UnreadCount:   r.UnreadCount,
 	}
 }
 
@@ -283,18 +295,32 @@ func (s *Store) GetOrCreateDirect(ctx context.Context, actor, other model.UserID
 	return c, created, nil
 }
 
-// ListConversations returns every conversation actor is a member of, most
-// recently active first, with last seq and unread count, in one query.
-func (s *Store) ListConversations(ctx context.Context, actor model.UserID) ([]model.Conversation, error) {
+// ListConversations returns a page of f.Limit of the conversations actor
+// is a member of (model.DefaultConversationLimit when zero, at most
+// model.MaxConversationLimit), by ascending id after f.After, and whether
+// more follow. Its cost depends on the page, not on how many conversations
+// or messages there are.
+func (s *Store) ListConversations(ctx context.Context, actor model.UserID, f model.ConversationFilter) ([]model.Conversation, bool, error) {
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = model.DefaultConversationLimit
+	case limit > model.MaxConversationLimit:
+		limit = model.MaxConversationLimit
+	}
 	var rows []conversationRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, listConversationsSQL, actor); err != nil {
-		return nil, fmt.Errorf("list conversations: %w", translate(err))
+	if err := sqlx.SelectContext(ctx, s.db, &rows, listConversationsSQL, actor, max(f.After, 0), limit+1); err != nil {
+		return nil, false, fmt.Errorf("list conversations: %w", translate(err))
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
 	}
 	cs := make([]model.Conversation, len(rows))
 	for i, r := range rows {
 		cs[i] = r.toModel()
 	}
-	return cs, nil
+	return cs, more, nil
 }
 
 // GetConversation returns conversation id as actor sees it. Returns ENotFound

@@ -140,7 +140,8 @@ func TestStore_JoinChannel(t *testing.T) {
 			t.Errorf("JoinChannel #%d: got joined %v, want %v", i+1, joined, i == 0)
 		}
 		// What was said before joining is not unread.
-		want := model.Conversation{ID: ch.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 1}
+		want := model.Conversation{ID: ch.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 1,
+			LastEventSeq: 1, LastMessageAt: ptr(t0), ReadSeq: 1}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("JoinChannel #%d (-want +got):\n%s", i+1, diff)
 		}
@@ -314,53 +315,70 @@ func TestStore_ListConversations(t *testing.T) {
 	mustChannel(t, s, "elsewhere", carol.ID) // alice is not in it
 	clk.Advance(time.Minute)
 
-	// general becomes the most recently active: 3 from bob (one deleted),
-	// 1 from alice herself.
+	// In general: 2 from bob, then alice's own (which moves her marker to
+	// 3), then 2 more from bob, one of them deleted: 1 unread.
 	mustPost(t, s, general.ID, bob.ID, "one")
-	deleted := mustPost(t, s, general.ID, bob.ID, "two")
+	mustPost(t, s, general.ID, bob.ID, "two")
 	mustPost(t, s, general.ID, alice.ID, "mine")
-	mustPost(t, s, general.ID, bob.ID, "three")
+	deleted := mustPost(t, s, general.ID, bob.ID, "three")
+	mustPost(t, s, general.ID, bob.ID, "four")
 	if _, err := s.DeleteMessage(ctx, bob.ID, deleted.ID); err != nil {
 		t.Fatal(err)
 	}
+	postedAt := t0.Add(3 * time.Minute)
 
-	got, err := s.ListConversations(ctx, alice.ID)
+	got, more, err := s.ListConversations(ctx, alice.ID, model.ConversationFilter{})
 	if err != nil {
 		t.Fatalf("ListConversations: %v", err)
 	}
 	want := []model.Conversation{
-		{ID: general.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 4, UnreadCount: 2},
-		{ID: direct.ID, Kind: model.KindDirect, CreatedAt: t0.Add(2 * time.Minute)},
+		{ID: general.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 5, LastEventSeq: 6,
+			LastMessageAt: &postedAt, ReadSeq: 3, UnreadCount: 1},
 		{ID: random.ID, Kind: model.KindChannel, Name: "random", CreatedAt: t0.Add(time.Minute)},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ListConversations (-want +got):\n%s", diff)
-	}
-
-	if _, err := s.MarkRead(ctx, alice.ID, general.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(time.Minute)
-	mustPost(t, s, random.ID, bob.ID, "now random is newest")
-	got, err = s.ListConversations(ctx, alice.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = []model.Conversation{
-		{ID: random.ID, Kind: model.KindChannel, Name: "random", CreatedAt: t0.Add(time.Minute), LastSeq: 1, UnreadCount: 1},
-		{ID: general.ID, Kind: model.KindChannel, Name: "general", CreatedAt: t0, LastSeq: 4, UnreadCount: 1},
 		{ID: direct.ID, Kind: model.KindDirect, CreatedAt: t0.Add(2 * time.Minute)},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ListConversations after reading and a new post (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, got); diff != "" || more {
+		t.Errorf("ListConversations: more %v (-want +got):\n%s", more, diff)
 	}
 
-	none, err := s.ListConversations(ctx, mustUser(t, s, "dave").ID)
+	if _, err := s.MarkRead(ctx, alice.ID, general.ID, 4); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = s.ListConversations(ctx, alice.ID, model.ConversationFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(none) != 0 {
-		t.Errorf("ListConversations(no memberships): got %v, want none", none)
+	if g := got[0]; g.ReadSeq != 4 || g.UnreadCount != 1 {
+		t.Errorf("after reading to 4: got read_seq %d, unread %d; want 4, 1", g.ReadSeq, g.UnreadCount)
+	}
+
+	t.Run("Pages", func(t *testing.T) {
+		var ids []model.ConversationID
+		f := model.ConversationFilter{Limit: 2}
+		for range 3 {
+			page, more, err := s.ListConversations(ctx, alice.ID, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				ids = append(ids, c.ID)
+			}
+			if !more {
+				break
+			}
+			f.After = page[len(page)-1].ID
+		}
+		if diff := cmp.Diff([]model.ConversationID{general.ID, random.ID, direct.ID}, ids); diff != "" {
+			t.Errorf("paged ids (-want +got):\n%s", diff)
+		}
+	})
+
+	none, more, err := s.ListConversations(ctx, mustUser(t, s, "dave").ID, model.ConversationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(none) != 0 || more {
+		t.Errorf("ListConversations(no memberships): got %v, %v; want none", none, more)
 	}
 }
 

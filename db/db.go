@@ -67,6 +67,12 @@ func hot(ctx context.Context) context.Context {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// The defaults of Store.LoginLifetime and Store.RefreshGrace.
+const (
+	DefaultLoginLifetime = 90 * 24 * time.Hour
+	DefaultRefreshGrace  = 30 * time.Second
+)
+
 // Store is Parley's storage on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
@@ -74,12 +80,34 @@ type Store struct {
 	// Now returns the current time; every timestamp the store writes and
 	// every expiry it checks uses it. Default time.Now. Set it before use.
 	Now func() time.Time
+	// LoginLifetime is how long a login lives from the moment it starts,
+	// however often its tokens are refreshed. Default
+	// DefaultLoginLifetime (90 days). Set it before use.
+	LoginLifetime time.Duration
+	// RefreshGrace is how long after a refresh token's rotation the same
+	// token still gets new tokens, as long as the token that replaced it has
+	// not been used: a response lost on the way (a phone that timed out, two
+	// tabs refreshing at once) then does not end the login. Default
+	// DefaultRefreshGrace (30 s); 0 turns the grace off. Set it before use.
+	RefreshGrace time.Duration
+
+	// PostBatchSize is the most messages CreateMessage stores in one
+	// transaction (DefaultPostBatchSize, 64). PostBatchWait is the longest
+	// a batch formed while another was being stored waits to grow to the
+	// size of the one before (DefaultPostBatchWait, 500µs; 0 for never). A
+	// post that arrives while none is being stored, or after a batch of one,
+	// never waits. Set them before use.
+	PostBatchSize int
+	PostBatchWait time.Duration
+
+	posts postQueue
 
 	// Statements of the hot paths, prepared once per connection.
-	createMessage  *sqlx.Stmt
-	latestMessages *sqlx.Stmt
-	beforeMessages *sqlx.Stmt
-	afterMessages  *sqlx.Stmt
+	createMessageStmt  *sqlx.Stmt
+	createMessagesStmt *sqlx.Stmt
+	latestMessages     *sqlx.Stmt
+	beforeMessages     *sqlx.Stmt
+	afterMessages      *sqlx.Stmt
 }
 
 // Open connects to the PostgreSQL database at dsn (a lib/pq URL or key=value
@@ -106,7 +134,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	conn.SetMaxIdleConns(maxConns)
 	conn.SetConnMaxIdleTime(connMaxIdleTime)
 
-	s := &Store{db: conn, Now: time.Now}
+	s := &Store{db: conn, Now: time.Now, LoginLifetime: DefaultLoginLifetime, RefreshGrace: DefaultRefreshGrace,
+		PostBatchSize: DefaultPostBatchSize, PostBatchWait: DefaultPostBatchWait}
+	s.posts.full = make(chan struct{}, 1)
+	s.posts.announced = make(chan struct{})
+	close(s.posts.announced)
 	if err := s.open(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -125,7 +157,8 @@ func (s *Store) open(ctx context.Context) error {
 		stmt **sqlx.Stmt
 		sql  string
 	}{
-		{&s.createMessage, createMessageSQL},
+		{&s.createMessageStmt, createMessageSQL},
+		{&s.createMessagesStmt, createMessagesSQL},
 		{&s.latestMessages, latestMessagesSQL},
 		{&s.beforeMessages, beforeMessagesSQL},
 		{&s.afterMessages, afterMessagesSQL},
@@ -141,7 +174,7 @@ func (s *Store) open(ctx context.Context) error {
 
 // Close closes the statements and every connection. It is safe to call once.
 func (s *Store) Close() error {
-	for _, stmt := range []*sqlx.Stmt{s.createMessage, s.latestMessages, s.beforeMessages, s.afterMessages} {
+	for _, stmt := range []*sqlx.Stmt{s.createMessageStmt, s.createMessagesStmt, s.latestMessages, s.beforeMessages, s.afterMessages} {
 		if stmt != nil {
 			_ = stmt.Close()
 		}

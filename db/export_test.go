@@ -8,3 +8,10 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	err := s.db.GetContext(ctx, &v, "SELECT current_setting($1)", name)
 	return v, err
 }
+
+// QueuedPosts returns how many CreateMessage calls wait for a batch.
+func (s *Store) QueuedPosts() int {
+	s.posts.mu.Lock()
+	defer s.posts.mu.Unlock()
+	return len(s.posts.waiting)
+}

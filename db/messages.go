@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -16,18 +15,32 @@ import (
 )
 
 // Posting a message is one statement, so one round trip and one implicit
-// transaction: createMessageSQL bumps the conversation's last_seq and inserts
-// the message with it. The UPDATE takes the conversation's row lock, which
-// serialises posters until the statement commits, so seq numbers are gapless
-// and in commit order. When the sender's client_msg_id was used already, the
-// insert violates messages_client_msg_id_key and the whole statement rolls
-// back (the bump too, so no hole); selectMessageByClientIDSQL then fetches
-// the original.
+// transaction: createMessageSQL bumps the conversation's last_seq and
+// last_event_seq, draws the message's id (which is also its change id, see
+// migration 0002), moves the sender's read marker to the new message and
+// inserts it. The UPDATE takes the conversation's row lock, which serialises
+// every change to the conversation's messages until the statement commits,
+// so seq and event_seq numbers are gapless and in commit order. When the
+// sender's client_msg_id was used already, the insert violates
+// messages_client_msg_id_key and the whole statement rolls back (the bumps
+// too, so no hole); selectMessageByClientIDSQL then fetches the original.
 const (
 	// createMessageSQL returns no row unless $2 is a member of conversation $1.
-	createMessageSQL = `WITH bump AS (UPDATE conversations c SET last_seq = c.last_seq + 1 FROM members m WHERE c.id = $1 AND m.conversation_id = c.id AND m.user_id = $2 RETURNING c.last_seq) INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id, created_at) SELECT $1, last_seq, $2, $3, $4, $5 FROM bump RETURNING id, seq, created_at`
+	createMessageSQL = `WITH bump AS (
+	UPDATE conversations c SET last_seq = c.last_seq + 1, last_event_seq = c.last_event_seq + 1,
+		last_change_id = nextval('messages_id_seq'), last_message_at = $5
+	FROM members m WHERE c.id = $1 AND m.conversation_id = c.id AND m.user_id = $2
+	RETURNING c.last_seq, c.last_event_seq, c.last_change_id
+), mark AS (
+	UPDATE members m SET last_read_seq = greatest(m.last_read_seq, bump.last_seq)
+	FROM bump WHERE m.conversation_id = $1 AND m.user_id = $2
+)
+INSERT INTO messages (id, conversation_id, seq, event_seq, change_id, sender_id, body, client_msg_id, created_at)
+OVERRIDING SYSTEM VALUE
+SELECT last_change_id, $1, last_seq, last_event_seq, last_change_id, $2, $3, $4, $5 FROM bump
+RETURNING id, seq, event_seq, created_at`
 
-	selectMessageByClientIDSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`
+	selectMessageByClientIDSQL = `SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`
 )
 
 // History pages are one SELECT each that also checks membership; only an
@@ -36,66 +49,67 @@ const (
 // and the caller asks for one row more than the page to learn has_more.
 const (
 	// latestMessagesSQL is the default page: the newest $3, newest first.
-	latestMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) ORDER BY seq DESC LIMIT $3`
+	latestMessagesSQL = `SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) ORDER BY seq DESC LIMIT $3`
 
 	// beforeMessagesSQL: the newest $3 with seq < $4, newest first.
-	beforeMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq < $4 ORDER BY seq DESC LIMIT $3`
+	beforeMessagesSQL = `SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq < $4 ORDER BY seq DESC LIMIT $3`
 
 	// afterMessagesSQL: the oldest $3 with seq > $4, oldest first.
-	afterMessagesSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq > $4 ORDER BY seq LIMIT $3`
+	afterMessagesSQL = `SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = $1 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AND seq > $4 ORDER BY seq LIMIT $3`
 
 	memberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2)`
 )
 
 const (
-	selectMessageSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
+	selectMessageSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.event_seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
 FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = $2
 WHERE msg.id = $1`
 
-	selectMessagesSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
+	selectMessagesSQL = `SELECT msg.id, msg.conversation_id, msg.seq, msg.event_seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at
 FROM messages msg JOIN members m ON m.conversation_id = msg.conversation_id AND m.user_id = $2
 WHERE msg.id = ANY($1)
 ORDER BY msg.id`
+)
+
+// An edit or a delete is a change to the conversation, numbered like a post:
+// in one transaction, bumpChangeSQL takes the conversation's row lock and its
+// next event_seq and change id, then the edit or delete applies them to the
+// message, under conditions it checks again now that no other change to the
+// conversation can commit in between. If they fail, the transaction rolls
+// back, bump and all, so no number is lost.
+const (
+	// bumpChangeSQL numbers a change to message $1's conversation if $2 is
+	// a member of it, or an admin when $3.
+	bumpChangeSQL = `UPDATE conversations c SET last_event_seq = c.last_event_seq + 1, last_change_id = nextval('messages_id_seq')
+FROM messages msg
+WHERE msg.id = $1 AND c.id = msg.conversation_id
+	AND (EXISTS (SELECT 1 FROM members WHERE conversation_id = c.id AND user_id = $2)
+		OR ($3 AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin)))
+RETURNING c.last_event_seq, c.last_change_id`
 
 	// updateMessageSQL changes nothing unless $2 sent message $1, is still
 	// a member, and the message is not deleted.
-	updateMessageSQL = `UPDATE messages msg SET body = $3, edited_at = $4
-FROM members m
+	updateMessageSQL = `UPDATE messages msg SET body = $3, edited_at = $4, event_seq = $5, change_id = $6
 WHERE msg.id = $1 AND msg.sender_id = $2 AND msg.deleted_at IS NULL
-	AND m.conversation_id = msg.conversation_id AND m.user_id = $2
-RETURNING msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
+	AND EXISTS (SELECT 1 FROM members WHERE conversation_id = msg.conversation_id AND user_id = $2)
+RETURNING msg.id, msg.conversation_id, msg.seq, msg.event_seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
 
-	// deleteMessageSQL changes nothing unless $2 sent message $1 and is
-	// still a member, or is an admin. Deleting again keeps the first time.
-	deleteMessageSQL = `UPDATE messages msg SET body = '', deleted_at = coalesce(msg.deleted_at, $3)
-WHERE msg.id = $1 AND (
+	// deleteMessageSQL changes nothing unless message $1 is not deleted yet
+	// and $2 sent it and is still a member, or is an admin.
+	deleteMessageSQL = `UPDATE messages msg SET body = '', deleted_at = $3, event_seq = $4, change_id = $5
+WHERE msg.id = $1 AND msg.deleted_at IS NULL AND (
 	(msg.sender_id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = msg.conversation_id AND user_id = $2))
 	OR EXISTS (SELECT 1 FROM users WHERE id = $2 AND is_admin))
-RETURNING msg.id, msg.conversation_id, msg.seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
+RETURNING msg.id, msg.conversation_id, msg.seq, msg.event_seq, msg.sender_id, msg.body, msg.client_msg_id, msg.created_at, msg.edited_at, msg.deleted_at`
+
+	selectAnyMessageSQL = `SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE id = $1`
 )
-
-// Replaying what a client missed (ListMessagesAfterID) walks the primary
-// key from the client's last message id, through a bounded window of ids, and
-// keeps the messages of the actor's conversations.
-const (
-	// messagesAfterIDSQL: the first $3 messages with $2 < id <= $4 in
-	// conversations $1 is a member of, by id.
-	messagesAfterIDSQL = `SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages
-WHERE id > $2 AND id <= $4 AND conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1)
-ORDER BY id LIMIT $3`
-
-	messagesBeyondSQL = `SELECT EXISTS (SELECT 1 FROM messages WHERE id > $1)`
-)
-
-// ReplayWindow is how many message ids past its starting point
-// ListMessagesAfterID looks through, in all conversations together, so that
-// one call costs the same however long ago the client lost touch.
-const ReplayWindow = 10000
 
 type messageRow struct {
 	ID             int64          `db:"id"`
 	ConversationID int64          `db:"conversation_id"`
 	Seq            int64          `db:"seq"`
+	EventSeq       int64          `db:"event_seq"`
 	SenderID       int64          `db:"sender_id"`
 	Body           string         `db:"body"`
 	ClientMsgID    sql.NullString `db:"client_msg_id"`
@@ -109,6 +123,7 @@ func (r messageRow) toModel() model.Message {
 		ID:             model.MessageID(r.ID),
 		ConversationID: model.ConversationID(r.ConversationID),
 		Seq:            r.Seq,
+		EventSeq:       r.EventSeq,
 		SenderID:       model.UserID(r.SenderID),
 		Body:           r.Body,
 		ClientMsgID:    r.ClientMsgID.String,
@@ -131,7 +146,7 @@ func queryMessages(ctx context.Context, stmt *sqlx.Stmt, n int, args ...any) ([]
 	for rs.Next() {
 		rows = append(rows, messageRow{})
 		r := &rows[len(rows)-1]
-		if err := rs.Scan(&r.ID, &r.ConversationID, &r.Seq, &r.SenderID, &r.Body, &r.ClientMsgID,
+		if err := rs.Scan(&r.ID, &r.ConversationID, &r.Seq, &r.EventSeq, &r.SenderID, &r.Body, &r.ClientMsgID,
 			&r.CreatedAt, &r.EditedAt, &r.DeletedAt); err != nil {
 			return nil, err
 		}
@@ -150,34 +165,27 @@ func toModelMessages(rows []messageRow) []model.Message {
 var errMessageNotFound = notFound("Message")
 
 // CreateMessage stores m (ConversationID, SenderID, Body and ClientMsgID set;
-// an empty ClientMsgID is stored as NULL) with the conversation's next seq,
-// filling in the rest. If m.ClientMsgID was already used by this sender in
+// an empty ClientMsgID is stored as NULL) with the conversation's next seq
+// and next event_seq, filling in the rest, and moves the sender's read
+// marker to it. If m.ClientMsgID was already used by this sender in
 // this conversation, it fills m with that message instead and created is
-// false. Returns ENotFound unless the sender is a member.
+// false. Returns ENotFound unless the sender is a member. Concurrent calls
+// are stored together, in one transaction (see postbatch.go); each returns
+// once its message is committed.
 func (s *Store) CreateMessage(ctx context.Context, m *model.Message) (created bool, err error) {
-	now := s.now()
-	var id, seq int64
-	var createdAt time.Time
-	err = s.createMessage.QueryRowContext(hot(ctx),
-		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), now).Scan(&id, &seq, &createdAt)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, errConversationNotFound
-	case isUniqueViolation(err, "messages_client_msg_id_key"):
-		// A retry: the statement rolled back, bump and all.
-		var row messageRow
-		err := sqlx.GetContext(ctx, s.db, &row, selectMessageByClientIDSQL, m.ConversationID, m.SenderID, m.ClientMsgID)
-		if err != nil {
-			return false, fmt.Errorf("create message: get original: %w", translate(err))
-		}
-		*m = row.toModel()
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("create message: %w", translate(err))
-	}
-	m.ID, m.Seq, m.CreatedAt = model.MessageID(id), seq, createdAt.UTC()
-	m.EditedAt, m.DeletedAt = nil, nil
-	return true, nil
+	return s.PostMessage(ctx, m, nil)
+}
+
+// PostMessage is CreateMessage, and once m is committed (and only if it
+// was created) it calls announce(m) before returning. announce is called
+// from one goroutine at a time, for the messages of this Store in the order
+// they were committed, so in seq order within each conversation: announce
+// should publish and not block for long, since later messages wait for it.
+// ctx is not used to cancel: once queued, the message is stored.
+func (s *Store) PostMessage(_ context.Context, m *model.Message, announce func(model.Message)) (created bool, err error) {
+	p := &post{m: m, announce: announce, done: make(chan struct{})}
+	s.postMessage(p)
+	return p.created, p.err
 }
 
 // ListMessages returns a page of f.Limit messages (15 when zero, at most
@@ -254,20 +262,20 @@ func (s *Store) GetMessages(ctx context.Context, actor model.UserID, ids []model
 	return toModelMessages(rows), nil
 }
 
-// UpdateMessage replaces the body and sets EditedAt. Returns ENotFound
-// unless actor is a member, EForbidden unless actor sent it, EConflict if it
-// was deleted.
+// UpdateMessage replaces the body and sets EditedAt, as the conversation's
+// next change. Returns ENotFound unless actor is a member, EForbidden unless
+// actor sent it, EConflict if it was deleted.
 func (s *Store) UpdateMessage(ctx context.Context, actor model.UserID, id model.MessageID, body string) (model.Message, error) {
-	var row messageRow
-	err := sqlx.GetContext(ctx, s.db, &row, updateMessageSQL, id, actor, body, s.now())
-	if err == nil {
-		return row.toModel(), nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return model.Message{}, fmt.Errorf("update message: %w", translate(err))
+	m, changed, err := s.changeMessage(ctx, actor, id, false, func(tx *sqlx.Tx, eventSeq, changeID int64) (messageRow, error) {
+		var row messageRow
+		err := tx.GetContext(ctx, &row, updateMessageSQL, id, actor, body, s.now(), eventSeq, changeID)
+		return row, err
+	})
+	if err != nil || changed {
+		return m, err
 	}
 	// Nothing changed: find out why.
-	m, err := s.GetMessage(ctx, actor, id)
+	m, err = s.GetMessage(ctx, actor, id)
 	switch {
 	case err != nil:
 		return model.Message{}, err
@@ -279,48 +287,75 @@ func (s *Store) UpdateMessage(ctx context.Context, actor model.UserID, id model.
 	return model.Message{}, &model.Error{Code: model.EConflict, Message: "The message was deleted."}
 }
 
-// DeleteMessage removes the body and sets DeletedAt; the seq stays. Deleting
-// twice is not an error. Returns ENotFound unless actor is a member or an
-// admin, EForbidden unless actor sent it or is an admin.
+// DeleteMessage removes the body and sets DeletedAt, as the conversation's
+// next change; the seq stays. Deleting twice is not an error: the second
+// time changes nothing and returns the message as the first left it.
+// Returns ENotFound unless actor is a member or an admin, EForbidden unless
+// actor sent it or is an admin.
 func (s *Store) DeleteMessage(ctx context.Context, actor model.UserID, id model.MessageID) (model.Message, error) {
-	var row messageRow
-	err := sqlx.GetContext(ctx, s.db, &row, deleteMessageSQL, id, actor, s.now())
-	if err == nil {
-		return row.toModel(), nil
+	m, changed, err := s.changeMessage(ctx, actor, id, true, func(tx *sqlx.Tx, eventSeq, changeID int64) (messageRow, error) {
+		var row messageRow
+		err := tx.GetContext(ctx, &row, deleteMessageSQL, id, actor, s.now(), eventSeq, changeID)
+		return row, err
+	})
+	if err != nil || changed {
+		return m, err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	// Nothing changed: deleted already, or actor may not delete it.
+	var row messageRow
+	err = sqlx.GetContext(ctx, s.db, &row, selectAnyMessageSQL, id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return model.Message{}, errMessageNotFound
+	case err != nil:
 		return model.Message{}, fmt.Errorf("delete message: %w", translate(err))
 	}
-	// Nothing changed: a non-admin who may not see it, or who did not send it.
-	if _, err := s.GetMessage(ctx, actor, id); err != nil {
-		return model.Message{}, err
+	m = row.toModel()
+	u, err := s.GetUser(ctx, actor)
+	if err != nil {
+		return model.Message{}, fmt.Errorf("delete message: %w", err)
 	}
-	return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender or an admin may delete a message."}
+	if !u.IsAdmin {
+		if _, err := s.GetMessage(ctx, actor, id); err != nil {
+			return model.Message{}, err // not a member: not found
+		}
+		if m.SenderID != actor {
+			return model.Message{}, &model.Error{Code: model.EForbidden, Message: "Only the sender or an admin may delete a message."}
+		}
+	}
+	if m.DeletedAt == nil { // undeletable now, though it was a moment ago: the sender left
+		return model.Message{}, errMessageNotFound
+	}
+	return m, nil
 }
 
-// ListMessagesAfterID returns up to limit messages (15 when zero, at most
-// model.MaxPageLimit) with ids greater than after, in the conversations actor
-// is a member of now, by ascending id. Within a conversation that is seq
-// order. It looks no further than ReplayWindow ids past after; more reports
-// that other messages may follow, because more than limit matched or
-// messages exist beyond the window.
-func (s *Store) ListMessagesAfterID(ctx context.Context, actor model.UserID, after model.MessageID, limit int) ([]model.Message, bool, error) {
-	limit = pageLimit(limit)
-	after = max(after, 0)
-	end := model.MessageID(math.MaxInt64)
-	if after < end-ReplayWindow {
-		end = after + ReplayWindow
+// changeMessage numbers a change to message id and makes it with apply, in
+// one transaction (see bumpChangeSQL). changed is false, with no error, when
+// actor may not change messages in its conversation (a member, or an admin
+// if admins are allowed) or apply changed no row; the caller then finds out
+// why.
+func (s *Store) changeMessage(ctx context.Context, actor model.UserID, id model.MessageID, adminsToo bool,
+	apply func(tx *sqlx.Tx, eventSeq, changeID int64) (messageRow, error)) (m model.Message, changed bool, err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return model.Message{}, false, fmt.Errorf("change message: %w", err)
 	}
-	var rows []messageRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, messagesAfterIDSQL, actor, after, limit+1, end); err != nil {
-		return nil, false, fmt.Errorf("list messages after id: %w", translate(err))
+	defer func() { _ = tx.Rollback() }()
+	var eventSeq, changeID int64
+	err = tx.QueryRowxContext(ctx, bumpChangeSQL, id, actor, adminsToo).Scan(&eventSeq, &changeID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Message{}, false, nil
+	} else if err != nil {
+		return model.Message{}, false, fmt.Errorf("change message: number it: %w", translate(err))
 	}
-	if len(rows) > limit {
-		return toModelMessages(rows[:limit]), true, nil
+	row, err := apply(tx, eventSeq, changeID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Message{}, false, nil // the rollback returns the number
+	} else if err != nil {
+		return model.Message{}, false, fmt.Errorf("change message: %w", translate(err))
 	}
-	var beyond bool
-	if err := sqlx.GetContext(ctx, s.db, &beyond, messagesBeyondSQL, end); err != nil {
-		return nil, false, fmt.Errorf("list messages after id: %w", translate(err))
+	if err := tx.Commit(); err != nil {
+		return model.Message{}, false, fmt.Errorf("change message: commit: %w", translate(err))
 	}
-	return toModelMessages(rows), beyond, nil
+	return row.toModel(), true, nil
 }

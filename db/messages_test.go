@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
 
 	"parley/db"
-	"parley/internal/dbtest"
 	"parley/model"
 )
 
@@ -67,7 +65,7 @@ func TestStore_CreateMessage(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateMessage: %v", err)
 		}
-		want := model.Message{ID: m.ID, ConversationID: ch.ID, Seq: 1, SenderID: alice.ID, Body: "hello", ClientMsgID: "k1", CreatedAt: t0}
+		want := model.Message{ID: m.ID, ConversationID: ch.ID, Seq: 1, EventSeq: 1, SenderID: alice.ID, Body: "hello", ClientMsgID: "k1", CreatedAt: t0}
 		if diff := cmp.Diff(want, m); diff != "" {
 			t.Errorf("CreateMessage (-want +got):\n%s", diff)
 		}
@@ -538,7 +536,8 @@ func TestStore_UpdateMessage(t *testing.T) {
 		t.Fatalf("UpdateMessage: %v", err)
 	}
 	want := m
-	want.Body, want.EditedAt = "hello", ptr(t0.Add(time.Minute))
+	// Posts 1 and 2, the delete 3, this edit 4.
+	want.Body, want.EditedAt, want.EventSeq = "hello", ptr(t0.Add(time.Minute)), 4
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("UpdateMessage (-want +got):\n%s", diff)
 	}
@@ -585,7 +584,7 @@ func TestStore_DeleteMessage(t *testing.T) {
 			t.Fatalf("DeleteMessage: %v", err)
 		}
 		want := m
-		want.Body, want.DeletedAt = "", ptr(clk.Now())
+		want.Body, want.DeletedAt, want.EventSeq = "", ptr(clk.Now()), m.EventSeq+1
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("DeleteMessage (-want +got):\n%s", diff)
 		}
@@ -643,124 +642,5 @@ func TestStore_DeleteMessage(t *testing.T) {
 	}
 	if got.Body != "keep" || got.DeletedAt != nil {
 		t.Errorf("after refused deletes: got %+v, want it intact", got)
-	}
-}
-
-// ids returns the id of each message.
-func ids(ms []model.Message) []model.MessageID {
-	out := []model.MessageID{}
-	for _, m := range ms {
-		out = append(out, m.ID)
-	}
-	return out
-}
-
-func TestStore_ListMessagesAfterID(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, _ := newStore(t)
-	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
-	general := mustChannel(t, s, "general", alice.ID, bob.ID)
-	secret := mustChannel(t, s, "secret", carol.ID)
-	left := mustChannel(t, s, "left", alice.ID, bob.ID)
-	direct, _, err := s.GetOrCreateDirect(ctx, alice.ID, bob.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Interleaved, so the conversations' ids alternate.
-	g1 := mustPost(t, s, general.ID, alice.ID, "g1")
-	s1 := mustPost(t, s, secret.ID, carol.ID, "s1")
-	d1 := mustPost(t, s, direct.ID, alice.ID, "d1")
-	l1 := mustPost(t, s, left.ID, alice.ID, "l1")
-	g2 := mustPost(t, s, general.ID, bob.ID, "g2")
-	s2 := mustPost(t, s, secret.ID, carol.ID, "s2")
-	d2 := mustPost(t, s, direct.ID, bob.ID, "d2")
-	if _, err := s.LeaveChannel(ctx, bob.ID, left.ID); err != nil {
-		t.Fatal(err)
-	}
-
-	tests := []struct {
-		name     string
-		actor    model.UserID
-		after    model.MessageID
-		limit    int
-		want     []model.MessageID
-		wantMore bool
-	}{
-		{"All", bob.ID, 0, 0, ids([]model.Message{g1, d1, g2, d2}), false},
-		{"After", bob.ID, d1.ID, 0, ids([]model.Message{g2, d2}), false},
-		{"AfterAnotherConversation", bob.ID, s1.ID, 0, ids([]model.Message{d1, g2, d2}), false},
-		{"MemberOfLeft", alice.ID, g1.ID, 0, ids([]model.Message{d1, l1, g2, d2}), false},
-		{"Limit", bob.ID, 0, 3, ids([]model.Message{g1, d1, g2}), true},
-		{"LimitExactly", bob.ID, 0, 4, ids([]model.Message{g1, d1, g2, d2}), false},
-		{"UpToDate", bob.ID, d2.ID, 0, []model.MessageID{}, false},
-		{"Future", bob.ID, d2.ID + 1000, 0, []model.MessageID{}, false},
-		{"OnlyOthers", carol.ID, s1.ID, 0, []model.MessageID{s2.ID}, false},
-		{"NotAMember", 9999, 0, 0, []model.MessageID{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, more, err := s.ListMessagesAfterID(ctx, tt.actor, tt.after, tt.limit)
-			if err != nil {
-				t.Fatalf("ListMessagesAfterID: %v", err)
-			}
-			if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
-				t.Errorf("ListMessagesAfterID(%d, %d, %d) ids (-want +got):\n%s", tt.actor, tt.after, tt.limit, diff)
-			}
-			if more != tt.wantMore {
-				t.Errorf("ListMessagesAfterID(%d, %d, %d): got more %v, want %v", tt.actor, tt.after, tt.limit, more, tt.wantMore)
-			}
-		})
-	}
-	t.Run("WholeMessages", func(t *testing.T) {
-		got, _, err := s.ListMessagesAfterID(ctx, bob.ID, g2.ID-1, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff([]model.Message{g2}, got); diff != "" {
-			t.Errorf("ListMessagesAfterID (-want +got):\n%s", diff)
-		}
-	})
-}
-
-// TestStore_ListMessagesAfterID_Window checks that the search stops
-// db.ReplayWindow ids after its start and says that more may follow.
-func TestStore_ListMessagesAfterID_Window(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	dsn := dbtest.DSN(t)
-	s, err := db.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	conn, err := sqlx.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-
-	alice := mustUser(t, s, "alice")
-	ch := mustChannel(t, s, "general", alice.ID)
-	first := mustPost(t, s, ch.ID, alice.ID, "first")
-	// Skip ids, as if many messages had been posted elsewhere meanwhile.
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE messages ALTER COLUMN id RESTART WITH %d", int64(first.ID)+db.ReplayWindow)); err != nil {
-		t.Fatal(err)
-	}
-	far := mustPost(t, s, ch.ID, alice.ID, "far")
-
-	got, more, err := s.ListMessagesAfterID(ctx, alice.ID, first.ID-1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]model.MessageID{first.ID}, ids(got)); diff != "" || !more {
-		t.Errorf("ListMessagesAfterID from before the gap: got %v, more %v; want only the first message, more true (-want +got):\n%s", ids(got), more, diff)
-	}
-	got, more, err = s.ListMessagesAfterID(ctx, alice.ID, first.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]model.MessageID{far.ID}, ids(got)); diff != "" || more {
-		t.Errorf("ListMessagesAfterID from the first message: got %v, more %v; want the far one, more false (-want +got):\n%s", ids(got), more, diff)
 	}
 }

@@ -130,12 +130,14 @@ func TestAccess_AcrossInstances(t *testing.T) {
 		m := post(t, b.URL, carol, lobby, "still there, laptop?")
 		laptopWS.waitCreated(t, deliveryTimeout, m)
 
-		// A refresh token presented twice revokes its login (it leaked):
-		// the laptop's socket on A closes too, though the reuse came
-		// through B.
+		// A used refresh token presented again after the login moved on
+		// (its replacement was used) revokes the login (it leaked): the
+		// laptop's socket on A closes too, though the reuse came through B.
 		var fresh tokens
 		must(t, b.URL, "", http.MethodPost, "/api/v1/auth/refresh",
 			map[string]string{"refresh_token": laptop.Refresh}, &fresh, http.StatusOK)
+		must(t, a.URL, "", http.MethodPost, "/api/v1/auth/refresh",
+			map[string]string{"refresh_token": fresh.RefreshToken}, nil, http.StatusOK)
 		start = time.Now()
 		must(t, b.URL, "", http.MethodPost, "/api/v1/auth/refresh",
 			map[string]string{"refresh_token": laptop.Refresh}, nil, http.StatusUnauthorized)

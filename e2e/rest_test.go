@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	_ "github.com/lib/pq" // to read what PostgreSQL holds
+
+	"parley/client"
+	"parley/model"
 )
 
 // httpClient is what every test uses for REST; its own timeout bounds a
@@ -27,6 +29,7 @@ type user struct {
 	Password string
 	Access   string
 	Refresh  string
+	client   *client.Client // the login's client, at the address it was made through
 }
 
 // tokens is the body of register, login and refresh.
@@ -133,68 +136,122 @@ func must(tb testing.TB, base, token, method, path string, body, out any, want .
 func register(tb testing.TB, base, name string) *user {
 	tb.Helper()
 	u := &user{Name: name + "_" + randomHex(3), Password: "password-of-" + name}
-	var t tokens
-	must(tb, base, "", http.MethodPost, "/api/v1/auth/register",
-		map[string]string{"username": u.Name, "password": u.Password}, &t, http.StatusCreated)
-	u.ID, u.Access, u.Refresh = t.User.ID, t.AccessToken, t.RefreshToken
-	return u
+	c := newAPIClient(tb, base)
+	if _, err := c.Register(testCtx(tb), client.RegisterRequest{Username: u.Name, Password: u.Password}); err != nil {
+		tb.Fatalf("register %s: %v", u.Name, err)
+	}
+	return fromSession(u, c)
 }
 
 // login starts a second login of u (another device) through base and
 // returns it as its own user value.
 func login(tb testing.TB, base string, u *user) *user {
 	tb.Helper()
-	var t tokens
-	must(tb, base, "", http.MethodPost, "/api/v1/auth/login",
-		map[string]string{"username": u.Name, "password": u.Password}, &t, http.StatusOK)
-	return &user{ID: t.User.ID, Name: u.Name, Password: u.Password, Access: t.AccessToken, Refresh: t.RefreshToken}
+	c := newAPIClient(tb, base)
+	if _, err := c.Login(testCtx(tb), u.Name, u.Password); err != nil {
+		tb.Fatalf("login %s: %v", u.Name, err)
+	}
+	return fromSession(&user{Name: u.Name, Password: u.Password}, c)
+}
+
+func newAPIClient(tb testing.TB, base string) *client.Client {
+	tb.Helper()
+	c, err := client.New(base, client.Options{HTTPClient: httpClient})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// fromSession fills u with c's login. Tests use the tokens by themselves
+// (to open sockets, to revoke logins) and within their 15 minutes, so the
+// client's renewal never makes them stale.
+func fromSession(u *user, c *client.Client) *user {
+	s := c.Session()
+	u.ID, u.Access, u.Refresh, u.client = int64(s.User.ID), s.AccessToken, s.RefreshToken, c
+	return u
+}
+
+// testCtx bounds one request of a test.
+func testCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
 }
 
 // createChannel creates a channel as u and returns its id.
 func createChannel(tb testing.TB, base string, u *user, name string) int64 {
 	tb.Helper()
-	var c conversation
-	must(tb, base, u.Access, http.MethodPost, "/api/v1/channels",
-		map[string]string{"name": name + "-" + randomHex(3)}, &c, http.StatusCreated)
-	return c.ID
+	c, err := u.on(tb, base).CreateChannel(testCtx(tb), client.ChannelRequest{Name: name + "-" + randomHex(3)})
+	if err != nil {
+		tb.Fatalf("create channel: %v", err)
+	}
+	return int64(c.ID)
 }
 
 // join makes u a member of channel conv.
 func join(tb testing.TB, base string, u *user, conv int64) {
 	tb.Helper()
-	must(tb, base, u.Access, http.MethodPut, fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil, nil, http.StatusOK)
+	if _, err := u.on(tb, base).JoinChannel(testCtx(tb), model.ConversationID(conv)); err != nil {
+		tb.Fatalf("join %d: %v", conv, err)
+	}
 }
 
 // leave ends u's membership of channel conv.
 func leave(tb testing.TB, base string, u *user, conv int64) {
 	tb.Helper()
-	must(tb, base, u.Access, http.MethodDelete, fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil, nil, http.StatusNoContent)
+	if err := u.on(tb, base).LeaveChannel(testCtx(tb), model.ConversationID(conv)); err != nil {
+		tb.Fatalf("leave %d: %v", conv, err)
+	}
 }
 
-// post posts body to conv as u and returns the new message (201).
+// post posts body to conv as u and returns the new message.
 func post(tb testing.TB, base string, u *user, conv int64, body string) message {
 	tb.Helper()
-	var m message
-	must(tb, base, u.Access, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/messages", conv),
-		map[string]string{"body": body}, &m, http.StatusCreated)
-	return m
+	m, err := u.on(tb, base).PostMessage(testCtx(tb), model.ConversationID(conv), client.MessageRequest{Body: body})
+	if err != nil {
+		tb.Fatalf("post to %d: %v", conv, err)
+	}
+	return toMessage(m)
 }
 
 // getMessages fetches messages by id (GET /messages?ids=) as u.
 func getMessages(tb testing.TB, base string, u *user, ids ...int64) []message {
 	tb.Helper()
-	q := ""
+	mids := make([]model.MessageID, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			q += ","
-		}
-		q += strconv.FormatInt(id, 10)
+		mids[i] = model.MessageID(id)
 	}
-	var l struct {
-		Items []message `json:"items"`
+	ms, err := u.on(tb, base).Messages(testCtx(tb), mids)
+	if err != nil {
+		tb.Fatalf("get messages: %v", err)
 	}
-	must(tb, base, u.Access, http.MethodGet, "/api/v1/messages?ids="+q, nil, &l, http.StatusOK)
-	return l.Items
+	out := make([]message, len(ms))
+	for i, m := range ms {
+		out[i] = toMessage(m)
+	}
+	return out
+}
+
+// on returns a client for u's login that talks to base: the instance, or
+// the load balancer, the test addresses.
+func (u *user) on(tb testing.TB, base string) *client.Client {
+	tb.Helper()
+	if u.client != nil && u.client.BaseURL() == base {
+		return u.client
+	}
+	c, err := client.New(base, client.Options{HTTPClient: httpClient, Session: client.Session{
+		AccessToken: u.Access, RefreshToken: u.Refresh, Expiry: time.Now().Add(model.AccessTokenTTL - time.Minute),
+		User: client.User{ID: model.UserID(u.ID), Username: u.Name}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func toMessage(m client.Message) message {
+	return message{ID: int64(m.ID), ConversationID: int64(m.ConversationID), Seq: m.Seq,
+		SenderID: int64(m.SenderID), Body: m.Body, ClientMsgID: m.ClientMsgID}
 }
 
 // postRetry posts body to conv as u with the idempotency key clientID,

@@ -29,13 +29,16 @@ var channelNamePattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}_-]*$`)
 
 // Conversation is a channel or a direct conversation, as one member sees it.
 type Conversation struct {
-	ID          ConversationID
-	Kind        Kind
-	Name        string // channels only
-	Topic       string // channels only
-	CreatedAt   time.Time
-	LastSeq     int64 // seq of the newest message; 0 when there is none
-	UnreadCount int64 // messages after the member's read marker, not counting their own or deleted ones
+	ID            ConversationID
+	Kind          Kind
+	Name          string // channels only
+	Topic         string // channels only
+	CreatedAt     time.Time
+	LastSeq       int64      // seq of the newest message; 0 when there is none
+	LastEventSeq  int64      // number of the latest change to its messages; 0 when there is none
+	LastMessageAt *time.Time // when the newest message was posted; nil when there is none
+	ReadSeq       int64      // the member's read marker: the newest seq they have read
+	UnreadCount   int64      // messages after the member's read marker, not counting their own or deleted ones
 }
 
 // Channel is a channel as anyone browsing sees it.
@@ -73,6 +76,18 @@ type ChannelFilter struct {
 	Query string // case-insensitive substring of the name; empty matches all
 	After string // exclusive: lowercased name of the last channel on the previous page
 	Limit int
+}
+
+// Limits on the conversation list.
+const (
+	DefaultConversationLimit = 100 // conversations in a page when no limit is given
+	MaxConversationLimit     = 500 // conversations in one page
+)
+
+// ConversationFilter selects a page of a user's conversations, by id.
+type ConversationFilter struct {
+	After ConversationID // only conversations with a greater id
+	Limit int            // DefaultConversationLimit when zero, at most MaxConversationLimit
 }
 
 // Member is a user's membership in a conversation.

@@ -11,9 +11,9 @@ type EventType string
 
 // The event types. Server → client unless noted.
 const (
-	EventMessageCreated     EventType = "message.created"     // conversation_id, message_id, seq
-	EventMessageUpdated     EventType = "message.updated"     // conversation_id, message_id, seq
-	EventMessageDeleted     EventType = "message.deleted"     // conversation_id, message_id, seq
+	EventMessageCreated     EventType = "message.created"     // conversation_id, message_id, seq, event_seq
+	EventMessageUpdated     EventType = "message.updated"     // conversation_id, message_id, seq, event_seq
+	EventMessageDeleted     EventType = "message.deleted"     // conversation_id, message_id, seq, event_seq
 	EventConversationJoined EventType = "conversation.joined" // conversation_id: you were added
 	EventConversationLeft   EventType = "conversation.left"   // conversation_id: you are no longer a member
 	EventMemberJoined       EventType = "member.joined"       // conversation_id, user_id: someone else joined
@@ -37,6 +37,7 @@ type Event struct {
 	ConversationID ConversationID `json:"conversation_id,omitempty"`
 	MessageID      MessageID      `json:"message_id,omitempty"`
 	Seq            int64          `json:"seq,omitempty"`
+	EventSeq       int64          `json:"event_seq,omitempty"` // message.* only: the change's number in its conversation
 	UserID         UserID         `json:"user_id,omitempty"`
 	Online         *bool          `json:"online,omitempty"` // presence only
 
@@ -71,19 +72,32 @@ func toConversation(id ConversationID) Audience {
 	return Audience{Conversations: []ConversationID{id}}
 }
 
-// MessageCreated tells the members of conv that message id was posted with seq.
-func MessageCreated(conv ConversationID, id MessageID, seq int64) Event {
-	return Event{Type: EventMessageCreated, ConversationID: conv, MessageID: id, Seq: seq, To: toConversation(conv)}
+// MessageCreated tells the members of conv that message id was posted with
+// seq, as the conversation's change eventSeq.
+func MessageCreated(conv ConversationID, id MessageID, seq, eventSeq int64) Event {
+	return messageEvent(EventMessageCreated, conv, id, seq, eventSeq)
 }
 
-// MessageUpdated tells the members of conv that message id (with seq) was edited.
-func MessageUpdated(conv ConversationID, id MessageID, seq int64) Event {
-	return Event{Type: EventMessageUpdated, ConversationID: conv, MessageID: id, Seq: seq, To: toConversation(conv)}
+// MessageUpdated tells the members of conv that message id (with seq) was
+// edited, as the conversation's change eventSeq.
+func MessageUpdated(conv ConversationID, id MessageID, seq, eventSeq int64) Event {
+	return messageEvent(EventMessageUpdated, conv, id, seq, eventSeq)
 }
 
-// MessageDeleted tells the members of conv that message id (with seq) was deleted.
-func MessageDeleted(conv ConversationID, id MessageID, seq int64) Event {
-	return Event{Type: EventMessageDeleted, ConversationID: conv, MessageID: id, Seq: seq, To: toConversation(conv)}
+// MessageDeleted tells the members of conv that message id (with seq) was
+// deleted, as the conversation's change eventSeq.
+func MessageDeleted(conv ConversationID, id MessageID, seq, eventSeq int64) Event {
+	return messageEvent(EventMessageDeleted, conv, id, seq, eventSeq)
+}
+
+// MessageChanged announces m's latest change: created, updated or deleted,
+// as m's state says.
+func MessageChanged(m Message) Event {
+	return messageEvent(m.ChangeType(), m.ConversationID, m.ID, m.Seq, m.EventSeq)
+}
+
+func messageEvent(t EventType, conv ConversationID, id MessageID, seq, eventSeq int64) Event {
+	return Event{Type: t, ConversationID: conv, MessageID: id, Seq: seq, EventSeq: eventSeq, To: toConversation(conv)}
 }
 
 // ConversationJoined tells user that they are now a member of conv. Live

@@ -21,18 +21,56 @@ const (
 	RefreshTokenTTL   = 30 * 24 * time.Hour
 )
 
+// Limits on the changes feed.
+const (
+	DefaultChangesLimit = 100  // changes in a page when no limit is given
+	MaxChangesLimit     = 1000 // changes in one page
+)
+
 // Message is one message in a conversation. Seq numbers a conversation's
-// messages 1, 2, 3, … in commit order with no holes.
+// messages 1, 2, 3, … in commit order with no holes; EventSeq numbers the
+// conversation's changes (posts, edits, deletes) the same way, and a message
+// carries the number of its latest change.
 type Message struct {
 	ID             MessageID
 	ConversationID ConversationID
 	Seq            int64
+	EventSeq       int64
 	SenderID       UserID
 	Body           string // empty once deleted
 	ClientMsgID    string // the sender's idempotency key; may be empty
 	CreatedAt      time.Time
 	EditedAt       *time.Time
 	DeletedAt      *time.Time
+}
+
+// ChangeType names m's latest change: EventMessageDeleted once deleted,
+// else EventMessageUpdated once edited, else EventMessageCreated.
+func (m Message) ChangeType() EventType {
+	switch {
+	case m.DeletedAt != nil:
+		return EventMessageDeleted
+	case m.EditedAt != nil:
+		return EventMessageUpdated
+	}
+	return EventMessageCreated
+}
+
+// Change is one entry of a conversation's changes feed: message MessageID
+// (with Seq) changed as Type, and EventSeq is the number of that change,
+// the message's latest.
+type Change struct {
+	EventSeq  int64
+	Type      EventType
+	MessageID MessageID
+	Seq       int64
+}
+
+// ChangeFilter selects a page of a conversation's changes feed.
+type ChangeFilter struct {
+	ConversationID ConversationID
+	After          int64 // only changes numbered above this
+	Limit          int   // DefaultChangesLimit when zero, at most MaxChangesLimit
 }
 
 // ValidateBody returns EInvalid naming field "body" unless body is 1–4000

@@ -62,7 +62,7 @@ func TestAsyncAPI_Messages(t *testing.T) {
 	}
 
 	events := []model.Event{
-		model.MessageCreated(7, 123, 42), model.MessageUpdated(7, 123, 42), model.MessageDeleted(7, 123, 42),
+		model.MessageCreated(7, 123, 42, 42), model.MessageUpdated(7, 123, 42, 42), model.MessageDeleted(7, 123, 42, 42),
 		model.ConversationJoined(3, 7), model.ConversationLeft(3, 7), model.MemberJoined(7, 5), model.MemberLeft(7, 5),
 		model.ReadUpdated(3, 7, 42), model.Typing(7, 5), model.Presence(5, true, []model.ConversationID{7}),
 		model.Presence(5, false, []model.ConversationID{7}), model.Hello(3), model.Resync(),

@@ -172,9 +172,9 @@ func TestHub_RedisRestart(t *testing.T) {
 	hub := newTestHub(t, Config{}, NewRedisBroker(redistest.NewClient(t, srv.url()), redistest.Prefix(), testLogger(t)), m)
 	c := hub.dial(t, 1, 1)
 	s := hub.stream(t, 1, 2)
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
-	c.expect(t, model.MessageCreated(7, 100, 1))
-	s.expect(t, model.MessageCreated(7, 100, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
+	c.expect(t, model.MessageCreated(7, 100, 1, 1))
+	s.expect(t, model.MessageCreated(7, 100, 1, 1))
 
 	srv.stop()
 	m.remove(1, 8) // committed while Redis is down: its conversation.left is lost
@@ -185,10 +185,10 @@ func TestHub_RedisRestart(t *testing.T) {
 	c.expect(t, model.Resync()) // again once memberships were reloaded, as they changed
 	s.expect(t, model.Resync())
 	s.expect(t, model.Resync())
-	hub.Publish(ctxb, model.MessageCreated(8, 101, 1))
-	hub.Publish(ctxb, model.MessageCreated(7, 102, 2))
-	c.expect(t, model.MessageCreated(7, 102, 2))
-	s.expect(t, model.MessageCreated(7, 102, 2))
+	hub.Publish(ctxb, model.MessageCreated(8, 101, 1, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 102, 2, 2))
+	c.expect(t, model.MessageCreated(7, 102, 2, 2))
+	s.expect(t, model.MessageCreated(7, 102, 2, 2))
 }
 
 // Many clients on two instances each get every message, in order.
@@ -227,7 +227,7 @@ func TestHub_ManyClients(t *testing.T) {
 	}
 	start := time.Now()
 	for seq := int64(1); seq <= messages; seq++ { // alternately through each instance
-		hubs[seq%2].Publish(ctxb, model.MessageCreated(1, model.MessageID(seq), seq))
+		hubs[seq%2].Publish(ctxb, model.MessageCreated(1, model.MessageID(seq), seq, seq))
 	}
 	wg.Wait()
 	t.Logf("%d deliveries in %v", clients*messages, time.Since(start))
@@ -253,10 +253,10 @@ func TestHub_CloseSession(t *testing.T) {
 	loginOnA.expectClose(t, loggedOut)
 	loginOnB.expectClose(t, loggedOut)
 	streamOnB.expectClosed(t)
-	a.Publish(ctxb, model.MessageCreated(7, 100, 1))
-	otherLogin.expect(t, model.MessageCreated(7, 100, 1))
-	otherStream.expect(t, model.MessageCreated(7, 100, 1)) // published on A, streamed from B
-	otherUser.expect(t, model.MessageCreated(7, 100, 1))
+	a.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
+	otherLogin.expect(t, model.MessageCreated(7, 100, 1, 1))
+	otherStream.expect(t, model.MessageCreated(7, 100, 1, 1)) // published on A, streamed from B
+	otherUser.expect(t, model.MessageCreated(7, 100, 1, 1))
 }
 
 // A connection that goes silent without being reset (a NAT or load

@@ -126,13 +126,13 @@ func testBroker(t *testing.T, newBus newBusFunc) {
 		hubB := newTestHub(t, Config{}, newBroker(), members)
 		onA := hubA.dial(t, 1, 1)
 		onB := hubB.dial(t, 2, 2)
-		hubA.Publish(context.Background(), model.MessageCreated(7, 100, 1))
-		hubB.Publish(context.Background(), model.MessageCreated(7, 101, 2))
+		hubA.Publish(context.Background(), model.MessageCreated(7, 100, 1, 1))
+		hubB.Publish(context.Background(), model.MessageCreated(7, 101, 2, 2))
 		hubA.Publish(context.Background(), model.ReadUpdated(1, 7, 2))
 		hubA.Publish(context.Background(), model.ReadUpdated(2, 7, 2))
 		for _, c := range []*client{onA, onB} {
-			c.expect(t, model.MessageCreated(7, 100, 1))
-			c.expect(t, model.MessageCreated(7, 101, 2))
+			c.expect(t, model.MessageCreated(7, 100, 1, 1))
+			c.expect(t, model.MessageCreated(7, 101, 2, 2))
 			c.expect(t, model.ReadUpdated(c.user, 7, 2)) // and no duplicate before it
 		}
 	})

@@ -75,6 +75,7 @@ func eventEnvelope(ev model.Event) ([]byte, error) {
 	b = appendInt(b, `,"conversation_id":`, int64(ev.ConversationID))
 	b = appendInt(b, `,"message_id":`, int64(ev.MessageID))
 	b = appendInt(b, `,"seq":`, ev.Seq)
+	b = appendInt(b, `,"event_seq":`, ev.EventSeq)
 	b = appendInt(b, `,"user_id":`, int64(ev.UserID))
 	if ev.Online != nil {
 		b = append(b, `,"online":`...)

@@ -16,15 +16,15 @@ func TestEventEnvelope(t *testing.T) {
 	t.Parallel()
 	withExcept := model.Typing(7, 3)
 	withExcept.To.Except = 3
-	odd := model.MessageCreated(7, 123, 42)
+	odd := model.MessageCreated(7, 123, 42, 42)
 	odd.Type = `odd "type" <&>`
 	tests := []struct {
 		name string
 		ev   model.Event
 	}{
-		{"MessageCreated", model.MessageCreated(7, 123, 42)},
-		{"MessageUpdated", model.MessageUpdated(7, 123, 42)},
-		{"MessageDeleted", model.MessageDeleted(7, 123, 42)},
+		{"MessageCreated", model.MessageCreated(7, 123, 42, 42)},
+		{"MessageUpdated", model.MessageUpdated(7, 123, 42, 42)},
+		{"MessageDeleted", model.MessageDeleted(7, 123, 42, 42)},
 		{"ConversationJoined", model.ConversationJoined(3, 7)},
 		{"ConversationLeft", model.ConversationLeft(3, 7)},
 		{"MemberJoined", model.MemberJoined(7, 3)},
@@ -33,7 +33,7 @@ func TestEventEnvelope(t *testing.T) {
 		{"Typing", withExcept},
 		{"PresenceOnline", model.Presence(3, true, []model.ConversationID{7, 8, 9})},
 		{"PresenceOffline", model.Presence(3, false, []model.ConversationID{7})},
-		{"LargeIDs", model.MessageCreated(1<<62, 1<<62+1, 1<<62+2)},
+		{"LargeIDs", model.MessageCreated(1<<62, 1<<62+1, 1<<62+2, 1<<62+2)},
 		{"UnplainType", odd},
 	}
 	for _, tt := range tests {

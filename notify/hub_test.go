@@ -280,15 +280,15 @@ func TestHub_MemberReceivesNonMemberDoesNot(t *testing.T) {
 	hub := newTestHub(t, Config{}, NewMemoryBroker(), m)
 	member, other := hub.dial(t, 1, 1), hub.dial(t, 2, 2)
 
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
-	hub.Publish(ctxb, model.MessageUpdated(7, 100, 1))
-	hub.Publish(ctxb, model.MessageDeleted(7, 100, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
+	hub.Publish(ctxb, model.MessageUpdated(7, 100, 1, 1))
+	hub.Publish(ctxb, model.MessageDeleted(7, 100, 1, 1))
 	hub.Publish(ctxb, model.ReadUpdated(1, 7, 1)) // to user 1 only
 	hub.Publish(ctxb, model.ReadUpdated(2, 8, 1)) // the fence: whatever user 2 got before it, it got wrongly
 
-	member.expect(t, model.MessageCreated(7, 100, 1))
-	member.expect(t, model.MessageUpdated(7, 100, 1))
-	member.expect(t, model.MessageDeleted(7, 100, 1))
+	member.expect(t, model.MessageCreated(7, 100, 1, 1))
+	member.expect(t, model.MessageUpdated(7, 100, 1, 1))
+	member.expect(t, model.MessageDeleted(7, 100, 1, 1))
 	member.expect(t, model.ReadUpdated(1, 7, 1))
 	other.expect(t, model.ReadUpdated(2, 8, 1))
 }
@@ -303,20 +303,20 @@ func TestHub_MembershipEventsApplyAtOnce(t *testing.T) {
 	m.remove(1, 7)
 	hub.Publish(ctxb, model.ConversationLeft(1, 7))
 	hub.Publish(ctxb, model.MemberLeft(7, 1))
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
 	hub.Publish(ctxb, model.ReadUpdated(1, 7, 1)) // fence for user 1
 	c1.expect(t, model.ConversationLeft(1, 7))
 	c1.expect(t, model.ReadUpdated(1, 7, 1))
 	c2.expect(t, model.MemberLeft(7, 1))
-	c2.expect(t, model.MessageCreated(7, 100, 1))
+	c2.expect(t, model.MessageCreated(7, 100, 1, 1))
 
 	// User 1 joins 9 and hears about it without reconnecting.
 	m.set(1, 9)
 	hub.Publish(ctxb, model.ConversationJoined(1, 9))
 	hub.Publish(ctxb, model.MemberJoined(9, 1))
-	hub.Publish(ctxb, model.MessageCreated(9, 101, 1))
+	hub.Publish(ctxb, model.MessageCreated(9, 101, 1, 1))
 	c1.expect(t, model.ConversationJoined(1, 9))
-	c1.expect(t, model.MessageCreated(9, 101, 1)) // member.joined is for the others
+	c1.expect(t, model.MessageCreated(9, 101, 1, 1)) // member.joined is for the others
 }
 
 // A membership change that commits while a connection loads its
@@ -343,9 +343,9 @@ func TestHub_MembershipChangeWhileConnecting(t *testing.T) {
 	close(m.release)
 
 	c1.expect(t, model.Hello(1)) // events before hello are covered by the sync it triggers
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
-	hub.Publish(ctxb, model.MessageCreated(8, 101, 1))
-	c1.expect(t, model.MessageCreated(8, 101, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
+	hub.Publish(ctxb, model.MessageCreated(8, 101, 1, 1))
+	c1.expect(t, model.MessageCreated(8, 101, 1, 1))
 }
 
 func TestHub_SlowReaderIsCutOff(t *testing.T) {
@@ -374,7 +374,7 @@ func TestHub_SlowReaderIsCutOff(t *testing.T) {
 	var worst time.Duration
 	for i := int64(1); i <= n; i++ {
 		start := time.Now()
-		hub.Publish(ctxb, model.MessageCreated(7, model.MessageID(i), i))
+		hub.Publish(ctxb, model.MessageCreated(7, model.MessageID(i), i, i))
 		select {
 		case seq, ok := <-received:
 			if !ok {
@@ -528,10 +528,10 @@ func TestHub_PingDropsSilentClients(t *testing.T) {
 	}()
 
 	waitFor(t, "the silent client to be dropped", func() bool { return hub.Stats().Conns == 1 })
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
 	select {
 	case ev := <-frames:
-		if diff := cmp.Diff(model.Event{Type: model.EventMessageCreated, ConversationID: 7, MessageID: 100, Seq: 1}, ev); diff != "" {
+		if diff := cmp.Diff(model.Event{Type: model.EventMessageCreated, ConversationID: 7, MessageID: 100, Seq: 1, EventSeq: 1}, ev); diff != "" {
 			t.Errorf("frame (-want +got):\n%s", diff)
 		}
 	case <-time.After(10 * time.Second):
@@ -579,7 +579,7 @@ func TestHub_Close(t *testing.T) {
 	}
 	late := hub.dialRaw(t, 9, 1, nil)
 	late.expectClose(t, websocket.StatusServiceRestart)
-	hub.Publish(ctxb, model.MessageCreated(7, 1, 1)) // logs ErrClosed, does not panic
+	hub.Publish(ctxb, model.MessageCreated(7, 1, 1, 1)) // logs ErrClosed, does not panic
 }
 
 // Past its deadline, Close drops connections whose close handshake hangs.

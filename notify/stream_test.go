@@ -96,18 +96,18 @@ func TestHub_Stream(t *testing.T) {
 	member, other := hub.stream(t, 1, 1), hub.stream(t, 2, 2)
 	ws := hub.dial(t, 1, 3)
 
-	hub.Publish(ctxb, model.MessageCreated(7, 100, 1))
+	hub.Publish(ctxb, model.MessageCreated(7, 100, 1, 1))
 	hub.Publish(ctxb, model.ReadUpdated(2, 8, 1)) // the fence for user 2
-	member.expect(t, model.MessageCreated(7, 100, 1))
-	ws.expect(t, model.MessageCreated(7, 100, 1))
+	member.expect(t, model.MessageCreated(7, 100, 1, 1))
+	ws.expect(t, model.MessageCreated(7, 100, 1, 1))
 	other.expect(t, model.ReadUpdated(2, 8, 1))
 
 	m.set(2, 7)
 	hub.Publish(ctxb, model.ConversationJoined(2, 7))
-	hub.Publish(ctxb, model.MessageCreated(7, 101, 2))
+	hub.Publish(ctxb, model.MessageCreated(7, 101, 2, 2))
 	other.expect(t, model.ConversationJoined(2, 7))
-	other.expect(t, model.MessageCreated(7, 101, 2))
-	member.expect(t, model.MessageCreated(7, 101, 2))
+	other.expect(t, model.MessageCreated(7, 101, 2, 2))
+	member.expect(t, model.MessageCreated(7, 101, 2, 2))
 
 	// Canceling the caller's ctx ends the stream and frees its place.
 	member.cancel()
@@ -123,8 +123,8 @@ func TestHub_StreamSlowReaderIsDropped(t *testing.T) {
 	slow, fast := hub.stream(t, 1, 1), hub.stream(t, 2, 2)
 	const n = 100
 	for i := int64(1); i <= n; i++ {
-		hub.Publish(ctxb, model.MessageCreated(7, model.MessageID(i), i))
-		fast.expect(t, model.MessageCreated(7, model.MessageID(i), i))
+		hub.Publish(ctxb, model.MessageCreated(7, model.MessageID(i), i, i))
+		fast.expect(t, model.MessageCreated(7, model.MessageID(i), i, i))
 	}
 	got := slow.expectClosed(t)
 	t.Logf("slow stream: %d frames, then closed", got)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # depcheck.sh enforces the dependency rules of STYLE.md §1: model imports
-# only the standard library, api reaches neither db nor notify, and the server
-# carries no bench or test code.
+# only the standard library, api reaches neither db nor notify, the server
+# carries no bench or test code, and the clients (client, tui) reach the
+# server only over the wire.
 set -euo pipefail
 fail=0
 extra=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./model | grep -vx 'parley/model' || true)
@@ -25,6 +26,23 @@ for pkg in db notify; do
 		fail=1
 	fi
 done
+# client speaks to a server only over the wire: besides the standard
+# library it imports model and the WebSocket library, so that anything
+# (the terminal client, tests, other programs) can use it.
+extra=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./client |
+	grep -vxE 'parley/(client|model)|github.com/coder/websocket(/.*)?' || true)
+if [ -n "$extra" ]; then
+	echo "depcheck: client must import only model and coder/websocket, but imports:" >&2
+	echo "$extra" >&2
+	fail=1
+fi
+# The terminal UI is a client: it reaches the server through client only.
+bad=$(go list -deps ./tui | grep -E '^parley/' | grep -vxE 'parley/(tui|client|model)' || true)
+if [ -n "$bad" ]; then
+	echo "depcheck: tui must import only client and model of ours, but imports:" >&2
+	echo "$bad" >&2
+	fail=1
+fi
 # The product never reaches the bench tools or the test helpers: only
 # tests and bench/ import internal/, and nothing outside bench/ imports it.
 bad=$(go list -deps ./cmd/parley | grep -E '^parley/(bench|internal)(/|$)' || true)

@@ -81,6 +81,14 @@ ensure_nginx() {
 	[ -x "$NGINX" ] || die "nginx not found after installing it"
 }
 
+# ensure_tmux makes tmux available: the terminal client's end-to-end test
+# drives parley chat in a real terminal through it.
+ensure_tmux() {
+	command -v tmux >/dev/null && return
+	apt_install tmux
+	command -v tmux >/dev/null || die "tmux not found after installing it"
+}
+
 # pg_start DATADIR SOCKDIR [extra postgres options]: initialises DATADIR if it
 # is empty and starts a cluster listening only on a unix socket in SOCKDIR.
 # The superuser is "postgres" with trust authentication: nothing else can

@@ -4,7 +4,8 @@
 # them, then stops both and removes their files. It also exports
 # PARLEY_TEST_NGINX, the nginx binary the multi-instance tests in e2e/ run
 # (installed if missing), and installs curl and jq if missing, for the e2e
-# test that runs the README's walkthrough. make test, unit and fuzz use it,
+# test that runs the README's walkthrough, and tmux, for the test that drives
+# parley chat in a terminal. make test, unit and fuzz use it,
 # so none needs anything started or installed by hand.
 set -euo pipefail
 . "$(dirname "$0")/services.sh"
@@ -13,6 +14,7 @@ ensure_postgres
 ensure_redis
 ensure_nginx
 ensure_curl_jq
+ensure_tmux
 
 dir=$(mktemp -d /tmp/parley-test.XXXXXX)
 chmod 755 "$dir"

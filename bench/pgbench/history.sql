@@ -9,4 +9,4 @@
 \set conv_id :conv_base + :client_id
 \set user_id :user_base + :client_id
 \set page_rows 16
-SELECT id, conversation_id, seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = :conv_id AND EXISTS (SELECT 1 FROM members WHERE conversation_id = :conv_id AND user_id = :user_id) ORDER BY seq DESC LIMIT :page_rows;
+SELECT id, conversation_id, seq, event_seq, sender_id, body, client_msg_id, created_at, edited_at, deleted_at FROM messages WHERE conversation_id = :conv_id AND EXISTS (SELECT 1 FROM members WHERE conversation_id = :conv_id AND user_id = :user_id) ORDER BY seq DESC LIMIT :page_rows;

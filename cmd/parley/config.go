@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"parley/api"
 	"parley/auth"
+	"parley/db"
 	"parley/model"
 )
 
@@ -60,7 +62,7 @@ func (c *serveConfig) settings() []setting {
 		{env: "PARLEY_JWT_SECRET", shown: "(required)", help: "key that signs access tokens, at least 32 bytes; --dev generates one if unset", value: (*secret)(c), raw: true},
 		{env: "PARLEY_HISTORY_LIMIT", flag: "history-limit", def: strconv.Itoa(model.DefaultPageLimit), help: fmt.Sprintf("messages in a history page when the client gives no limit, 1-%d", model.MaxPageLimit), value: &whole{&c.HistoryLimit, 1, model.MaxPageLimit}},
 		{env: "PARLEY_ALLOWED_ORIGINS", flag: "allowed-origins", shown: "(same origin only)", help: "comma-separated browser origins allowed cross-origin, e.g. https://chat.example.com", value: (*origins)(&c.AllowedOrigins)},
-		{env: "PARLEY_TRUST_PROXY", flag: "trust-proxy", def: "false", help: "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them)", value: (*boolean)(&c.TrustProxy)},
+		{env: "PARLEY_TRUST_PROXY", flag: "trust-proxy", def: "false", help: "take the client IP from X-Forwarded-For/X-Real-IP (only behind a proxy that sets them): true, or the proxies' addresses/CIDRs, comma-separated", value: (*trustProxy)(c)},
 		{env: "PARLEY_LOG_FORMAT", flag: "log-format", shown: "json (text with --dev)", help: "log format: json or text", value: (*logFormat)(&c.LogFormat)},
 		{env: "PARLEY_LOG_LEVEL", flag: "log-level", def: "info", help: "log level: debug, info, warn or error", value: (*logLevel)(&c.LogLevel)},
 		{env: "PARLEY_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "15s", help: "how long a graceful shutdown waits for requests in flight and closes live connections", value: &duration{&c.ShutdownTimeout, 1, "%q is not a positive duration such as 15s"}},
@@ -69,6 +71,10 @@ func (c *serveConfig) settings() []setting {
 		{env: "REDIS_URL", shown: "(none: one instance)", help: "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side", value: (*redisURL)(&c.RedisURL)},
 		{env: "PARLEY_REDIS_PREFIX", flag: "redis-prefix", def: "parley:", help: "prefix of every Redis key and channel, so deployments can share one Redis", value: (*text)(&c.RedisPrefix)},
 		{env: "PARLEY_PING_INTERVAL", flag: "ping-interval", def: "25s", help: "how often live connections are pinged; one that does not answer is closed", value: &duration{&c.PingInterval, time.Second, "%q is not a duration of at least 1s"}},
+		{env: "PARLEY_POST_BATCH_SIZE", flag: "post-batch-size", def: strconv.Itoa(db.DefaultPostBatchSize), help: "most messages stored in one transaction when posts arrive together, 1-1000", value: &whole{&c.PostBatchSize, 1, 1000}},
+		{env: "PARLEY_POST_BATCH_WAIT", flag: "post-batch-wait", def: db.DefaultPostBatchWait.String(), help: "under load, the longest a batch of posts waits to grow before it is stored (0 for never); a post to a quiet server never waits", value: &duration{&c.PostBatchWait, 0, "%q is not a duration such as 500us (0 for never)"}},
+		{env: "PARLEY_REFRESH_GRACE", flag: "refresh-grace", def: "30s", help: "a used refresh token presented again this soon, before its replacement is used, still gets tokens (a lost response); 0 for none", value: &duration{&c.RefreshGrace, 0, "%q is not a duration such as 30s (0 for none)"}},
+		{env: "PARLEY_LOGIN_LIFETIME", flag: "login-lifetime", def: "2160h", help: "how long a login lives from the moment it starts (90 days), however often it is refreshed", value: &duration{&c.LoginLifetime, time.Hour, "%q is not a duration of at least 1h, such as 2160h (90 days)"}},
 		{env: "PARLEY_DEBUG_ADDR", flag: "debug-addr", shown: "(off)", help: "loopback host:port of a private listener serving /debug/pprof/, e.g. 127.0.0.1:6060", value: (*loopback)(&c.DebugAddr)},
 		// A rate N/PERIOD allows bursts of N and N per PERIOD sustained.
 		{env: "PARLEY_RATE_AUTH_IP", flag: "rate-auth-ip", def: api.DefaultLimits.AuthPerIP.String(), help: "logins, and separately registrations, from one client IP (N/PERIOD)", value: &l.AuthPerIP},
@@ -112,6 +118,7 @@ type serveConfig struct {
 	HistoryLimit    int
 	AllowedOrigins  []string
 	TrustProxy      bool
+	TrustedProxies  []netip.Prefix // with TrustProxy; empty: the peer, whatever its address
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -119,6 +126,10 @@ type serveConfig struct {
 	RedisURL        string
 	RedisPrefix     string
 	PingInterval    time.Duration
+	PostBatchSize   int
+	PostBatchWait   time.Duration
+	RefreshGrace    time.Duration
+	LoginLifetime   time.Duration
 	DebugAddr       string // empty: no debug listener
 	Limits          api.Limits
 }
@@ -136,6 +147,9 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	for _, s := range settings {
 		if s.flag != "" {
 			_, isBool := s.value.(*boolean)
+			if _, ok := s.value.(*trustProxy); ok { // true, or a list
+				isBool = true
+			}
 			v := &flagValue{isBool: isBool}
 			flags[s.env] = v
 			fs.Var(v, s.flag, s.help+" (env "+s.env+", default "+s.shownDefault()+")")
@@ -207,7 +221,9 @@ type (
 	boolean   bool
 	origins   []string
 	secret    serveConfig // sets JWTSecret
-	whole     struct {
+	// trustProxy sets TrustProxy and TrustedProxies.
+	trustProxy serveConfig
+	whole      struct {
 		p        *int
 		min, max int
 	}
@@ -270,6 +286,49 @@ func (v *boolean) UnmarshalText(b []byte) error {
 	return nil
 }
 func (v *boolean) String() string { return strconv.FormatBool(bool(*v)) }
+
+// UnmarshalText reads true or false, or a comma-separated list of the
+// proxies' addresses and CIDR prefixes (an address stands for itself
+// alone), which implies true.
+func (t *trustProxy) UnmarshalText(b []byte) error {
+	if v, err := strconv.ParseBool(string(b)); err == nil {
+		t.TrustProxy, t.TrustedProxies = v, nil
+		return nil
+	}
+	var list []netip.Prefix
+	for f := range strings.SplitSeq(string(b), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			list = append(list, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return fmt.Errorf("%q is not true, false or a list of proxy addresses such as 10.0.0.0/8,192.0.2.7", b)
+		}
+		a = a.Unmap()
+		list = append(list, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%q is not true, false or a list of proxy addresses such as 10.0.0.0/8,192.0.2.7", b)
+	}
+	t.TrustProxy, t.TrustedProxies = true, list
+	return nil
+}
+
+func (t *trustProxy) String() string {
+	if !t.TrustProxy || len(t.TrustedProxies) == 0 {
+		return strconv.FormatBool(t.TrustProxy)
+	}
+	s := make([]string, len(t.TrustedProxies))
+	for i, p := range t.TrustedProxies {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
 
 // UnmarshalText reads a comma-separated list of origins; see checkOrigin.
 func (o *origins) UnmarshalText(b []byte) error {

@@ -62,6 +62,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "login":
+		return runLogin(ctx, rest, getenv, stdin, stdout, stderr)
+	case "logout":
+		return runLogout(ctx, rest, getenv, stdout, stderr)
+	case "chat":
+		return runChat(ctx, rest, getenv, stdin, stdout, stderr)
+	case "send":
+		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
+	case "tail":
+		return runTail(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
@@ -139,6 +149,18 @@ Usage:
                                    line of standard input; prints the new id
   parley version                   print the version
   parley help                      show this help
+
+The terminal client:
+  parley login --server URL [--username NAME] [--register]
+                                   log in (password asked, or the first line of
+                                   standard input); the login is kept for the rest
+  parley logout                    end the login
+  parley chat                      chat, full screen (/help lists its commands)
+  parley send --channel NAME [TEXT]
+                                   post TEXT, or each line of standard input
+  parley tail --channel NAME [--json]
+                                   print messages as they arrive, with edits and
+                                   deletions, until interrupted
 
 "parley COMMAND -h" shows a command's flags.
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"parley/api"
+	"parley/db"
 	"parley/internal/dbtest"
 )
 
@@ -161,6 +164,11 @@ func TestRun_ServeConfigErrors(t *testing.T) {
 		{"DrainDelay", []string{"serve"}, map[string]string{"PARLEY_DRAIN_DELAY": "-1s"}, "PARLEY_DRAIN_DELAY"},
 		{"LogLevel", []string{"serve"}, map[string]string{"PARLEY_LOG_LEVEL": "loud"}, "PARLEY_LOG_LEVEL"},
 		{"PingInterval", []string{"serve", "--ping-interval", "500ms"}, nil, "PARLEY_PING_INTERVAL"},
+		{"PostBatchSize", []string{"serve"}, map[string]string{"PARLEY_POST_BATCH_SIZE": "0"}, "PARLEY_POST_BATCH_SIZE"},
+		{"PostBatchWaitNegative", []string{"serve", "--post-batch-wait", "-1ms"}, nil, "PARLEY_POST_BATCH_WAIT"},
+		{"RefreshGrace", []string{"serve", "--refresh-grace", "-1s"}, nil, "PARLEY_REFRESH_GRACE"},
+		{"LoginLifetime", []string{"serve", "--login-lifetime", "10m"}, nil, "PARLEY_LOGIN_LIFETIME"},
+		{"TrustProxyList", []string{"serve"}, map[string]string{"PARLEY_TRUST_PROXY": "10.0.0.0/8,proxy.local"}, "PARLEY_TRUST_PROXY"},
 		{"RedisURLRedacted", []string{"serve"}, map[string]string{"REDIS_URL": "http://u:hunter2@cache:6379"}, `REDIS_URL: "http://u:xxxxx@cache:6379" is not a Redis URL`},
 		{"Rate", []string{"serve", "--rate-post", "10"}, nil, "PARLEY_RATE_POST"},
 		{"DebugAddrAnyInterface", []string{"serve"}, map[string]string{"PARLEY_DEBUG_ADDR": ":6060"}, "PARLEY_DEBUG_ADDR: \":6060\" must be a loopback address"},
@@ -202,6 +210,8 @@ func TestLoadServeConfig(t *testing.T) {
 			Addr: ":8080", DatabaseURL: "postgres:///parley", JWTSecret: []byte(testSecret), HistoryLimit: 15,
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
 			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
+			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -210,13 +220,14 @@ func TestLoadServeConfig(t *testing.T) {
 	t.Run("FlagsOverrideEnv", func(t *testing.T) {
 		t.Parallel()
 		cfg, _, err := loadServeConfig(
-			[]string{"--addr", "127.0.0.1:9000", "--trust-proxy", "--history-limit=30", "--rate-post", "5/10s"},
+			[]string{"--addr", "127.0.0.1:9000", "--trust-proxy", "--history-limit=30", "--rate-post", "5/10s", "--refresh-grace", "0s"},
 			getenvFrom(map[string]string{
 				"DATABASE_URL": "postgres:///parley", "PARLEY_JWT_SECRET": testSecret,
 				"PARLEY_ADDR": ":7000", "PARLEY_TRUST_PROXY": "false", "PARLEY_HISTORY_LIMIT": "20",
 				"PARLEY_ALLOWED_ORIGINS": " https://a.example/ ,http://localhost:5173,", "PARLEY_LOG_FORMAT": "TEXT",
 				"PARLEY_SHUTDOWN_TIMEOUT": "3s", "PARLEY_RATE_AUTH_IP": "3/1h",
 				"REDIS_URL": "redis://:pw@localhost:6379/1", "PARLEY_REDIS_PREFIX": "chat:", "PARLEY_DRAIN_DELAY": "0s",
+				"PARLEY_REFRESH_GRACE": "1m", "PARLEY_LOGIN_LIFETIME": "720h",
 			}), io.Discard)
 		if err != nil {
 			t.Fatal(err)
@@ -229,9 +240,25 @@ func TestLoadServeConfig(t *testing.T) {
 			AllowedOrigins: []string{"https://a.example", "http://localhost:5173"}, TrustProxy: true,
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
 			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
+			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
+			RefreshGrace: 0, LoginLifetime: 30 * 24 * time.Hour,
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("TrustedProxies", func(t *testing.T) {
+		t.Parallel()
+		cfg, _, err := loadServeConfig(nil, getenvFrom(map[string]string{
+			"DATABASE_URL": "postgres:///parley", "PARLEY_JWT_SECRET": testSecret,
+			"PARLEY_TRUST_PROXY": "10.1.2.3/8, 192.0.2.7,::ffff:198.51.100.1",
+		}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("198.51.100.1/32")}
+		if !cfg.TrustProxy || !slices.Equal(cfg.TrustedProxies, want) {
+			t.Errorf("got TrustProxy %v, TrustedProxies %v; want true, %v", cfg.TrustProxy, cfg.TrustedProxies, want)
 		}
 	})
 	t.Run("DevGeneratesSecret", func(t *testing.T) {

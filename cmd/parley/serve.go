@@ -54,10 +54,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
+	store.PostBatchSize, store.PostBatchWait = cfg.PostBatchSize, cfg.PostBatchWait
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("close database", "err", err)
 		}
+	}()
+	store.RefreshGrace = cfg.RefreshGrace
+	store.LoginLifetime = cfg.LoginLifetime
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purgeDone := make(chan struct{})
+	defer func() { stopPurge(); <-purgeDone }() // before the store closes
+	go func() {
+		defer close(purgeDone)
+		purgeSessions(purgeCtx, logger, store, purgeInterval)
 	}()
 
 	sh, err := newShared(ctx, cfg, logger)
@@ -118,6 +128,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return shutdown(context.WithoutCancel(ctx), cfg, logger, &draining, srv, served, hub)
 }
 
+// purgeInterval is how often ended logins and expired refresh tokens are
+// deleted. Nothing reads them, so an hour late costs only disk.
+const purgeInterval = time.Hour
+
+// purgeSessions deletes ended logins and expired refresh tokens once at
+// start and then every interval, until ctx ends. Every instance runs it; the
+// deletes are idempotent, so that is harmless.
+func purgeSessions(ctx context.Context, logger *slog.Logger, store *db.Store, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sessions, tokens, err := store.PurgeSessions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("purge sessions", "err", err)
+		case sessions+tokens > 0:
+			logger.Info("purged sessions", "sessions", sessions, "refresh_tokens", tokens)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // shutdown stops serving in the order that loses no client: /readyz fails
 // first, for PARLEY_DRAIN_DELAY, so load balancers send new clients
 // elsewhere; then the server stops accepting and lets requests in flight
@@ -164,6 +200,7 @@ func (c serveConfig) apiConfig() api.Config {
 		HistoryLimit:   c.HistoryLimit,
 		AllowedOrigins: c.AllowedOrigins,
 		TrustProxy:     c.TrustProxy,
+		TrustedProxies: c.TrustedProxies,
 		Limits:         c.Limits,
 	}
 }

@@ -1,0 +1,213 @@
+package client
+
+import (
+	"time"
+
+	"parley/model"
+)
+
+// The types below are the JSON bodies of openapi.yaml, one Go type per
+// schema of the same name. TestTypesMatchOpenAPI checks their fields against
+// the schemas both ways, so a change to the spec that is not made here fails.
+
+// RegisterRequest is the body of POST /api/v1/auth/register.
+type RegisterRequest struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// LoginRequest is the body of POST /api/v1/auth/login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// RefreshRequest is the body of POST /api/v1/auth/refresh and /logout.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// ChannelRequest is the body of POST /api/v1/channels.
+type ChannelRequest struct {
+	Name  string `json:"name"`
+	Topic string `json:"topic,omitempty"`
+}
+
+// DirectRequest is the body of POST /api/v1/conversations/direct.
+type DirectRequest struct {
+	UserID model.UserID `json:"user_id"`
+}
+
+// ReadRequest is the body of PUT /api/v1/conversations/{id}/read.
+type ReadRequest struct {
+	Seq int64 `json:"seq"`
+}
+
+// MessageRequest is the body of POST /api/v1/conversations/{id}/messages.
+type MessageRequest struct {
+	Body string `json:"body"`
+	// ClientMsgID makes posting idempotent. PostMessage fills in a random
+	// one when it is empty, so that its own retries never post twice.
+	ClientMsgID string `json:"client_msg_id,omitempty"`
+}
+
+// MessageEdit is the body of PATCH /api/v1/messages/{id}.
+type MessageEdit struct {
+	Body string `json:"body"`
+}
+
+// User is an account as everyone sees it.
+type User struct {
+	ID          model.UserID `json:"id"`
+	Username    string       `json:"username"`
+	DisplayName string       `json:"display_name"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// UserProfile is a user and whether they are online.
+type UserProfile struct {
+	ID          model.UserID `json:"id"`
+	Username    string       `json:"username"`
+	DisplayName string       `json:"display_name"`
+	CreatedAt   time.Time    `json:"created_at"`
+	Online      bool         `json:"online"`
+}
+
+// Tokens is what register, login and refresh return.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"` // seconds
+	User         User   `json:"user"`
+}
+
+// Conversation is a channel or a direct conversation as its member sees it.
+type Conversation struct {
+	ID            model.ConversationID `json:"id"`
+	Kind          model.Kind           `json:"kind"`
+	Name          *string              `json:"name"`  // nil for a direct conversation
+	Topic         *string              `json:"topic"` // nil for a direct conversation
+	CreatedAt     time.Time            `json:"created_at"`
+	LastSeq       int64                `json:"last_seq"`
+	LastEventSeq  int64                `json:"last_event_seq"` // the newest change's event_seq; 0 when none
+	ReadSeq       int64                `json:"read_seq"`       // the caller's read marker
+	LastMessageAt *time.Time           `json:"last_message_at"`
+	UnreadCount   int64                `json:"unread_count"`
+}
+
+// Title is the channel's name, or "" for a direct conversation.
+func (c Conversation) Title() string {
+	if c.Name == nil {
+		return ""
+	}
+	return *c.Name
+}
+
+// Channel is a channel as anyone browsing sees it.
+type Channel struct {
+	ID          model.ConversationID `json:"id"`
+	Kind        model.Kind           `json:"kind"`
+	Name        string               `json:"name"`
+	Topic       string               `json:"topic"`
+	CreatedAt   time.Time            `json:"created_at"`
+	MemberCount int64                `json:"member_count"`
+	IsMember    bool                 `json:"is_member"`
+}
+
+// Member is a user in a conversation.
+type Member struct {
+	ID          model.UserID `json:"id"`
+	Username    string       `json:"username"`
+	DisplayName string       `json:"display_name"`
+	CreatedAt   time.Time    `json:"created_at"`
+	JoinedAt    time.Time    `json:"joined_at"`
+	Online      bool         `json:"online"`
+}
+
+// Message is one message. A deleted message keeps its seq, with an empty
+// body and DeletedAt set.
+type Message struct {
+	ID             model.MessageID      `json:"id"`
+	ConversationID model.ConversationID `json:"conversation_id"`
+	Seq            int64                `json:"seq"`
+	SenderID       model.UserID         `json:"sender_id"`
+	Body           string               `json:"body"`
+	ClientMsgID    *string              `json:"client_msg_id"`
+	CreatedAt      time.Time            `json:"created_at"`
+	EditedAt       *time.Time           `json:"edited_at"`
+	DeletedAt      *time.Time           `json:"deleted_at"`
+}
+
+// WebSocketTicket stands in for the access token when opening the event
+// channel from a browser.
+type WebSocketTicket struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// UserPage is a page of users.
+type UserPage struct {
+	Items      []User `json:"items"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// ChannelPage is a page of channels.
+type ChannelPage struct {
+	Items      []Channel `json:"items"`
+	HasMore    bool      `json:"has_more"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// ConversationPage is a page of the caller's conversations, by id.
+type ConversationPage struct {
+	Items      []Conversation `json:"items"`
+	HasMore    bool           `json:"has_more"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// MessagePage is a page of history, oldest first.
+type MessagePage struct {
+	Items   []Message `json:"items"`
+	HasMore bool      `json:"has_more"` // more exist in the direction paged
+}
+
+// MemberList is a conversation's members.
+type MemberList struct {
+	Items []Member `json:"items"`
+}
+
+// MessageList is the answer to GET /api/v1/messages?ids=.
+type MessageList struct {
+	Items []Message `json:"items"`
+}
+
+// Change is one entry of a conversation's changes feed.
+type Change struct {
+	EventSeq  int64           `json:"event_seq"`
+	Type      model.EventType `json:"type"` // message.created, message.updated or message.deleted
+	MessageID model.MessageID `json:"message_id"`
+	Seq       int64           `json:"seq"`
+}
+
+// ChangePage is a page of the changes feed, oldest first.
+type ChangePage struct {
+	Items   []Change `json:"items"`
+	HasMore bool     `json:"has_more"`
+}
+
+// Health is what /healthz and /readyz answer.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// errorBody is the Error schema: every error response's body.
+type errorBody struct {
+	Error struct {
+		Code    model.Code        `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields,omitempty"`
+	} `json:"error"`
+}
