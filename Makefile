@@ -11,12 +11,37 @@ FUZZTIME ?= 30s
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build run test check fmt lint vet depcheck openapi-lint unit fuzz bench clean
+.PHONY: all build web web-check web-unit test-web run test check fmt lint vet depcheck openapi-lint unit fuzz bench bench-web clean
 
 all: build
 
-build:
+## build: the web app, then bin/parley with it embedded. (A plain `go build`
+## works without Node: the binary then serves a page saying the app is missing.)
+build: web
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/parley
+
+WEB_DEPS := web/node_modules/.installed
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@scripts/ensure-node.sh
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## web: builds the web app (web/) into static/app, which the binary embeds.
+web: $(WEB_DEPS)
+	cd web && npm run --silent build
+
+## web-check: the web app's type check, linter and formatter check (Biome).
+web-check: $(WEB_DEPS)
+	cd web && npm run --silent lint
+
+## web-unit: unit tests of the web app's client logic (sync, tokens, outbox).
+web-unit: $(WEB_DEPS)
+	cd web && npm run --silent test
+
+## test-web: the browser tests alone, in headless Chromium against a real server.
+test-web: build
+	scripts/with-test-services.sh scripts/test-web.sh $(BIN)
 
 ## run: a development server on http://localhost:8080 with a private PostgreSQL under .data/.
 run: build
@@ -24,8 +49,8 @@ run: build
 
 ## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis,
 ## started once for both.
-test: check
-	scripts/with-test-services.sh sh -c '$(UNIT) && $(FUZZ)'
+test: check web-check web-unit build
+	scripts/with-test-services.sh sh -c '$(UNIT) && $(FUZZ) && scripts/test-web.sh $(BIN)'
 
 ## check: formatting, go mod tidy, vet, linters, dependency rules and the OpenAPI lint.
 check: fmt vet lint depcheck openapi-lint
@@ -41,7 +66,7 @@ $(LINT):
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
 
 lint: $(LINT)
-	$(LINT) run ./...
+	$(LINT) run --allow-parallel-runners ./...
 
 depcheck:
 	scripts/depcheck.sh
@@ -71,5 +96,10 @@ bench: build
 	bench/bench-ws.sh $(BIN) || ws=$$?; \
 	[ $$rest -eq 0 ] && [ $$ws -eq 0 ]
 
+## bench-web: the web app's figures: gzipped JavaScript of the first load,
+## navigation to the first message shown, scrolling through 5,000 messages.
+bench-web: build
+	WEB_SUITE=bench scripts/with-test-services.sh scripts/test-web.sh $(BIN)
+
 clean:
-	rm -rf bin node_modules
+	rm -rf bin node_modules web/node_modules

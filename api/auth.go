@@ -65,6 +65,9 @@ func handleRegister(cfg Config, store Store, limiter Limiter) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if req.Username, err = enforceName("username", req.Username); err != nil {
+			return err
+		}
 		if err := model.ValidateUsername(req.Username); err != nil {
 			return err
 		}
@@ -113,6 +116,9 @@ func handleLogin(cfg Config, store Store, limiter Limiter) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := decode[request](w, r)
 		if err != nil {
+			return err
+		}
+		if req.Username, err = enforceName("username", req.Username); err != nil {
 			return err
 		}
 		if err := model.ValidateUsername(req.Username); err != nil {

@@ -38,7 +38,12 @@ func handleChannelCreate(store Store, notifier Notifier) handlerFunc {
 		if err != nil {
 			return err
 		}
-		c := model.NewChannel{Name: req.Name, Topic: req.Topic}
+		c := model.NewChannel{Name: strings.TrimSpace(req.Name), Topic: req.Topic}
+		if c.Name != "" {
+			if c.Name, err = enforceName("name", c.Name); err != nil {
+				return err
+			}
+		}
 		if err := c.Normalize(); err != nil {
 			return err
 		}

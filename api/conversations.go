@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"parley/model"
@@ -126,17 +127,27 @@ func handleMemberList(logger *slog.Logger, store Store, presence Presence) handl
 		if err != nil {
 			return err
 		}
-		members, err := store.ListMembers(r.Context(), actor(r), id)
+		limit, err := limitParam(r, defaultListLimit)
+		if err != nil {
+			return err
+		}
+		after, err := cursorParam(r)
+		if err != nil {
+			return err
+		}
+		members, more, err := store.ListMembers(r.Context(), actor(r), id, model.MemberFilter{After: after, Limit: limit})
 		if err != nil {
 			return fmt.Errorf("list members: %w", err)
 		}
+		// Presence is asked for this page only: one bounded lookup however
+		// big the channel.
 		ids := make([]model.UserID, len(members))
 		for i, m := range members {
 			ids[i] = m.User.ID
 		}
 		online := onlineUsers(r, logger, presence, ids)
-		items := toResponses(members, func(m model.Member) memberResponse { return toMemberResponse(m, online[m.User.ID]) })
-		return encode(w, http.StatusOK, list[memberResponse]{Items: items})
+		key := func(m model.Member) string { return strings.ToLower(m.User.Username) }
+		return encode(w, http.StatusOK, cursorPage(members, more, func(m model.Member) memberResponse { return toMemberResponse(m, online[m.User.ID]) }, key))
 	}
 }
 

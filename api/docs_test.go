@@ -2,15 +2,20 @@ package api_test
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 
 	"parley"
 	"parley/api"
 	"parley/internal/dbtest"
 	"parley/model"
+	"parley/ratelimit"
 )
 
 func TestHealth(t *testing.T) {
@@ -90,5 +95,45 @@ func TestAssets(t *testing.T) {
 	} {
 		req.unspecified = true
 		c.do(req).wantError(http.StatusNotFound, model.ENotFound, "")
+	}
+}
+
+// TestAssets_CachingAndPolicy: the web app's hashed files are cached for a
+// year, index.html (and every in-app route that serves it) is checked on
+// each load, and the app's pages carry a policy that allows no inline
+// script and no other site.
+func TestAssets_CachingAndPolicy(t *testing.T) {
+	t.Parallel()
+	assets := fstest.MapFS{
+		"index.html":             {Data: []byte(`<!doctype html><script type="module" src="/assets/index-abc123.js"></script>`)},
+		"assets/index-abc123.js": {Data: []byte(`console.log("app")`)},
+		"favicon.svg":            {Data: []byte(`<svg/>`)},
+		"docs/index.html":        {Data: []byte(`docs`)},
+		"docs/swagger-ui.css":    {Data: []byte(`body{}`)},
+	}
+	h := api.NewServer(api.Config{JWTSecret: secret}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ratelimit.NewMemory(), nil, nil, nil, assets)
+	tests := []struct {
+		path, cache string
+		status      int
+		appPolicy   bool
+	}{
+		{"/", "no-cache", http.StatusOK, true},
+		{"/c/42", "no-cache", http.StatusOK, true},
+		{"/assets/index-abc123.js", "public, max-age=31536000, immutable", http.StatusOK, true},
+		{"/favicon.svg", "public, max-age=86400", http.StatusOK, true},
+		{"/assets/gone-000000.js", "", http.StatusNotFound, true},
+		{"/docs/swagger-ui.css", "", http.StatusOK, false},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if rec.Code != tt.status || rec.Header().Get("Cache-Control") != tt.cache {
+			t.Errorf("GET %s: got %d with Cache-Control %q, want %d with %q", tt.path, rec.Code, rec.Header().Get("Cache-Control"), tt.status, tt.cache)
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		isApp := strings.Contains(csp, "script-src 'self';") && strings.Contains(csp, "connect-src 'self';") && !strings.Contains(csp, "unsafe-inline")
+		if isApp != tt.appPolicy {
+			t.Errorf("GET %s: got Content-Security-Policy %q, want the app's policy: %v", tt.path, csp, tt.appPolicy)
+		}
 	}
 }

@@ -295,7 +295,12 @@ func TestEvents_ResumeSeam(t *testing.T) {
 	store.armed = &model.Message{ConversationID: model.ConversationID(conv), SenderID: model.UserID(alice.ID), Body: "at the seam"}
 	store.mu.Unlock()
 	sse = bob.stream(t, last)
-	seam := <-store.posted
+	var seam model.Message
+	select {
+	case seam = <-store.posted:
+	case <-time.After(eventWait):
+		t.Fatalf("the message at the seam was not posted within %v", eventWait)
+	}
 	sse.want(created(missed), eventFrame{Type: "message.created", ConversationID: conv, MessageID: int64(seam.ID), Seq: seam.Seq})
 	sse.want(created(alice.send(conv, "four"))) // and not the seam's message again
 }

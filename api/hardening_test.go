@@ -1,8 +1,12 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,4 +117,124 @@ func TestRequestID_UntrustedPeer(t *testing.T) {
 	if got := r.Header.Get("X-Request-Id"); got == "chosen-by-client" || got == "" {
 		t.Errorf("got X-Request-Id %q, want a fresh one", got)
 	}
+}
+
+// TestConfusables checks that names which look like others are refused or
+// mapped to the name they look like, that names and bodies cannot hold
+// text-reordering controls, and that a body naming one field twice, in any
+// case, is refused rather than read as one of them.
+func TestConfusables(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	alice := s.register(t, "alice")
+	alice.channel("general")
+	c := s.client(t)
+	register := func(t *testing.T, username, displayName string) *response {
+		return c.in(t).do(request{method: http.MethodPost, path: "/api/v1/auth/register", invalid: true,
+			body: map[string]string{"username": username, "password": "secret password", "display_name": displayName}})
+	}
+
+	for name, username := range map[string]string{
+		"CyrillicA":     "\u0430lice", // а
+		"ZeroWidth":     "ali\u200bce",
+		"BidiOverride":  "ali\u202ece",
+		"Ligature":      "\ufb01sh", // ﬁ
+		"CombiningMark": "ali\u0301ce",
+	} {
+		t.Run("ErrUsername"+name, func(t *testing.T) {
+			t.Parallel()
+			register(t, username, "").wantError(http.StatusUnprocessableEntity, model.EInvalid, "username")
+		})
+	}
+	t.Run("ErrUsernameFullwidthIsTheSameName", func(t *testing.T) {
+		t.Parallel()
+		register(t, "\uff41\uff4c\uff49\uff43\uff45", "").wantError(http.StatusConflict, model.EConflict, "") // ａｌｉｃｅ
+	})
+	t.Run("ErrDisplayNameBidi", func(t *testing.T) {
+		t.Parallel()
+		register(t, "mallory", "admin\u202e").wantError(http.StatusUnprocessableEntity, model.EInvalid, "display_name")
+	})
+	channel := func(t *testing.T, name string) *response {
+		return alice.in(t).post("/api/v1/channels", map[string]string{"name": name})
+	}
+	t.Run("ErrChannelMixedScripts", func(t *testing.T) {
+		t.Parallel()
+		channel(t, "g\u0435neral").wantError(http.StatusUnprocessableEntity, model.EInvalid, "name") // Cyrillic е
+	})
+	t.Run("ErrChannelFullwidthIsTheSameName", func(t *testing.T) {
+		t.Parallel()
+		channel(t, "\uff47\uff45\uff4e\uff45\uff52\uff41\uff4c").wantError(http.StatusConflict, model.EConflict, "")
+	})
+	t.Run("OKChannelOneScript", func(t *testing.T) {
+		t.Parallel()
+		channel(t, "новости-2").want(http.StatusCreated)
+		channel(t, "日本語チャンネル").want(http.StatusCreated)
+	})
+	conv := alice.channel("bodies")
+	post := func(t *testing.T, body string) *response {
+		return alice.in(t).do(request{method: http.MethodPost, path: fmt.Sprintf("/api/v1/conversations/%d/messages", conv), body: body, invalid: true})
+	}
+	t.Run("ErrBodyBidiOverride", func(t *testing.T) {
+		t.Parallel()
+		post(t, `{"body": "invoice_\u202efdp.exe"}`).wantError(http.StatusUnprocessableEntity, model.EInvalid, "body")
+	})
+	t.Run("OKBodyBidiIsolate", func(t *testing.T) {
+		t.Parallel()
+		post(t, `{"body": "he said \u2067שלום\u2069 today"}`).want(http.StatusCreated)
+	})
+	for name, body := range map[string]string{
+		"Same":        `{"body": "a", "body": "b"}`,
+		"CaseVariant": `{"body": "a", "BODY": "b"}`,
+		"LongS":       `{"client_msg_id": "x", "client_m\u017fg_id": "y", "body": "a"}`, // ſ folds to s
+	} {
+		t.Run("ErrDuplicateKey"+name, func(t *testing.T) {
+			t.Parallel()
+			post(t, body).wantError(http.StatusBadRequest, model.EMalformed, "")
+		})
+	}
+}
+
+// TestMemberList_Paged checks that a channel's members come a page at a
+// time, in username order, each exactly once, and that a bad cursor or
+// limit is refused.
+func TestMemberList_Paged(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	owner := s.register(t, "owner")
+	conv := owner.channel("big")
+	want := []string{"owner"}
+	for _, name := range []string{"erin", "Bob", "alice", "dave", "carol"} {
+		s.register(t, name).put(fmt.Sprintf("/api/v1/channels/%d/members/me", conv), nil).want(http.StatusOK)
+		want = append(want, name)
+	}
+	slices.SortFunc(want, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+
+	path := fmt.Sprintf("/api/v1/conversations/%d/members", conv)
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > len(want) {
+			t.Fatalf("still paging after %d pages; got %v", pages, got)
+		}
+		q := path + "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		p := decodeJSON[pageJSON[memberJSON]](owner.get(q).want(http.StatusOK))
+		if len(p.Items) > 2 {
+			t.Fatalf("got %d members in a page of limit 2", len(p.Items))
+		}
+		for _, m := range p.Items {
+			got = append(got, m.Username)
+		}
+		if !p.HasMore {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got members %v over the pages, want %v", got, want)
+	}
+	owner.get(path+"?cursor=not-a-cursor!").wantError(http.StatusUnprocessableEntity, model.EInvalid, "cursor")
+	owner.do(request{method: http.MethodGet, path: path + "?limit=101", invalid: true}).wantError(http.StatusUnprocessableEntity, model.EInvalid, "limit")
 }

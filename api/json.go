@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"parley/model"
@@ -42,6 +43,9 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return v, model.Errorf(model.EMalformed, "The body must be a JSON object.")
 	}
+	if key, dup := duplicateKey(raw); dup {
+		return v, model.Errorf(model.EMalformed, "The body has the field %q more than once (names are matched regardless of case).", key)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
@@ -51,6 +55,71 @@ func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 		return v, model.Errorf(model.EMalformed, "The body must hold one JSON object and nothing after it.")
 	}
 	return v, nil
+}
+
+// duplicateKey reports a key that appears twice in one JSON object of raw,
+// comparing regardless of case. encoding/json matches field names regardless
+// of case and keeps the last of duplicates, so {"body":"a","BODY":"b"} would
+// otherwise be read as whichever came last, while a proxy or log that reads
+// the first sees another message. Syntax errors are left to the decoder.
+func duplicateKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	type frame struct {
+		object bool
+		keys   map[string]struct{}
+		key    bool // the next token in this object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k := foldKey(tok.(string))
+			if _, seen := top.keys[k]; seen {
+				return tok.(string), true
+			}
+			top.keys[k] = struct{}{}
+			top.key = false
+			continue
+		}
+		if top != nil && top.object {
+			top.key = true // this token is a value; a key follows
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]struct{}{}, key: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) == 0 {
+			return "", false
+		}
+	}
+}
+
+// foldKey maps s to one representative of all the strings that equal it
+// regardless of case, as encoding/json matches field names: each rune
+// becomes the least of its case-folding orbit (so "ſ" and "s" fold alike).
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }
 
 // decodeError explains why encoding/json rejected a body.

@@ -219,7 +219,7 @@ func (s *server) dialWS(t testing.TB, user int64, header http.Header, query stri
 	}()
 	t.Cleanup(func() {
 		_ = ws.CloseNow()
-		<-c.done
+		awaitClosed(t, c.done, "WebSocket reader after close")
 	})
 	c.want(hello(user))
 	return c
@@ -304,7 +304,7 @@ func (u *user) stream(t testing.TB, lastEventID string) *sseClient {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-c.done
+		awaitClosed(t, c.done, "event stream reader after cancel")
 	})
 	c.want(hello(u.ID))
 	return c
@@ -380,7 +380,21 @@ func (c *sseClient) nextID() string {
 // close drops the stream as a client that lost its connection does.
 func (c *sseClient) close() {
 	c.cancel()
-	<-c.done
+	awaitClosed(c.t, c.done, "event stream reader after cancel")
+}
+
+// awaitClosed waits up to eventWait for done to be closed, and fails t
+// naming what otherwise, so that a stream that never ends fails the test
+// with a message rather than hanging until go test's timeout.
+func awaitClosed(t testing.TB, done <-chan struct{}, what string) {
+	t.Helper()
+	timer := time.NewTimer(eventWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Errorf("%s: still running after %v", what, eventWait)
+	}
 }
 
 // login logs u in again: another login session of the same user.

@@ -60,9 +60,10 @@ type Store interface {
 	ListConversations(ctx context.Context, actor model.UserID, f model.ConversationFilter) ([]model.Conversation, bool, error)
 	// GetConversation returns ENotFound unless actor is a member.
 	GetConversation(ctx context.Context, actor model.UserID, id model.ConversationID) (model.Conversation, error)
-	// ListMembers returns the members ordered by lowercased username.
-	// Returns ENotFound unless actor is a member.
-	ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID) ([]model.Member, error)
+	// ListMembers returns up to f.Limit members ordered by lowercased
+	// username after f.After, and whether more follow. Returns ENotFound
+	// unless actor is a member.
+	ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID, f model.MemberFilter) ([]model.Member, bool, error)
 	// MarkRead moves actor's read marker forward to seq (never back) and
 	// reports whether it moved. Returns ENotFound unless actor is a member,
 	// EInvalid (field "seq") if seq is beyond the conversation's last seq.

@@ -140,6 +140,16 @@ func TestRedisTickets(t *testing.T) {
 
 // A ticket issued by one instance is redeemed by another, and Redis holds
 // only its hash, with an expiry.
+// On Redis Cluster a ticket is one key: issue and redeem work unchanged.
+func TestRedisTickets_Cluster(t *testing.T) {
+	t.Parallel()
+	cluster := redistest.StartCluster(t, 3)
+	testTickets(t, func(t *testing.T, ttl time.Duration) func() tickets {
+		prefix := redistest.Prefix()
+		return func() tickets { return NewRedisTickets(cluster.NewClient(), prefix, ttl) }
+	})
+}
+
 func TestRedisTickets_Shared(t *testing.T) {
 	t.Parallel()
 	url, prefix := redistest.URL(t), redistest.Prefix()

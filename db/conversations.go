@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -84,13 +85,16 @@ RETURNING id`
 VALUES ($1, $2, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)), ($1, $3, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq))
 ON CONFLICT (conversation_id, user_id) DO NOTHING`
 
-	// listMembersSQL returns no rows unless $2 is a member, which the
-	// caller reads as ENotFound (a member always sees at least themself).
+	// listMembersSQL pages the members after the lowercased username $3
+	// ("" for the first page); it returns no rows unless $2 is a member.
 	listMembersSQL = `SELECT u.id, u.username, u.display_name, u.is_admin, u.created_at, m.joined_at
 FROM members m JOIN users u ON u.id = m.user_id
-WHERE m.conversation_id = $1
+WHERE m.conversation_id = $1 AND lower(u.username) > $3
 	AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2)
-ORDER BY lower(u.username)`
+ORDER BY lower(u.username)
+LIMIT $4`
+
+	isMemberSQL = `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2)`
 
 	// markReadSQL does not write when the marker would not move.
 	markReadSQL = `UPDATE members m SET last_read_seq = $3, read_change_id = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq)
@@ -350,21 +354,33 @@ type memberRow struct {
 	JoinedAt time.Time `db:"joined_at"`
 }
 
-// ListMembers returns the members ordered by lowercased username. Returns
-// ENotFound unless actor is a member.
-func (s *Store) ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID) ([]model.Member, error) {
+// ListMembers returns up to f.Limit members (15 when zero, at most
+// model.MaxPageLimit) ordered by lowercased username after f.After, and
+// whether more follow. Returns ENotFound unless actor is a member.
+func (s *Store) ListMembers(ctx context.Context, actor model.UserID, id model.ConversationID, f model.MemberFilter) ([]model.Member, bool, error) {
+	limit := pageLimit(f.Limit)
 	var rows []memberRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, listMembersSQL, id, actor); err != nil {
-		return nil, fmt.Errorf("list members: %w", translate(err))
+	if err := sqlx.SelectContext(ctx, s.db, &rows, listMembersSQL, id, actor, strings.ToLower(f.After), limit+1); err != nil {
+		return nil, false, fmt.Errorf("list members: %w", translate(err))
 	}
-	if len(rows) == 0 {
-		return nil, errConversationNotFound
+	if len(rows) == 0 { // past the last page, or not a member at all
+		var member bool
+		if err := sqlx.GetContext(ctx, s.db, &member, isMemberSQL, id, actor); err != nil {
+			return nil, false, fmt.Errorf("list members: %w", translate(err))
+		}
+		if !member {
+			return nil, false, errConversationNotFound
+		}
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
 	}
 	ms := make([]model.Member, len(rows))
 	for i, r := range rows {
 		ms[i] = model.Member{User: r.toModel(), JoinedAt: r.JoinedAt.UTC()}
 	}
-	return ms, nil
+	return ms, more, nil
 }
 
 // MarkRead moves actor's read marker forward to seq, never back, and reports

@@ -228,7 +228,7 @@ func TestStore_GetOrCreateDirect(t *testing.T) {
 		if created || again.ID != c.ID {
 			t.Errorf("GetOrCreateDirect(reversed): got (id %d, created %v), want (id %d, false)", again.ID, created, c.ID)
 		}
-		members, err := s.ListMembers(ctx, bob.ID, c.ID)
+		members, _, err := s.ListMembers(ctx, bob.ID, c.ID, model.MemberFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestStore_GetOrCreateDirect(t *testing.T) {
 		if !created {
 			t.Errorf("created: got false, want true")
 		}
-		members, err := s.ListMembers(ctx, carol.ID, c.ID)
+		members, _, err := s.ListMembers(ctx, carol.ID, c.ID, model.MemberFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +423,7 @@ func TestStore_ListMembers(t *testing.T) {
 		}
 	}
 
-	got, err := s.ListMembers(ctx, bob.ID, ch.ID)
+	got, more, err := s.ListMembers(ctx, bob.ID, ch.ID, model.MemberFilter{})
 	if err != nil {
 		t.Fatalf("ListMembers: %v", err)
 	}
@@ -432,13 +432,29 @@ func TestStore_ListMembers(t *testing.T) {
 		{User: bob, JoinedAt: t0.Add(time.Minute)},
 		{User: carol, JoinedAt: t0},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ListMembers (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, got); diff != "" || more {
+		t.Errorf("ListMembers: more %v, want false (-want +got):\n%s", more, diff)
 	}
 
-	_, err = s.ListMembers(ctx, dave.ID, ch.ID)
+	// Paged two at a time: the cursor is the last lowercased username.
+	page1, more, err := s.ListMembers(ctx, bob.ID, ch.ID, model.MemberFilter{Limit: 2})
+	if err != nil || !more || len(page1) != 2 || page1[1].User.ID != bob.ID {
+		t.Fatalf("ListMembers(limit 2): got %d members, more %v, %v; want alice and bob, more", len(page1), more, err)
+	}
+	page2, more, err := s.ListMembers(ctx, bob.ID, ch.ID, model.MemberFilter{After: "bob", Limit: 2})
+	if err != nil || more || len(page2) != 1 || page2[0].User.ID != carol.ID {
+		t.Fatalf("ListMembers(after bob): got %+v, more %v, %v; want carol alone, no more", page2, more, err)
+	}
+	past, more, err := s.ListMembers(ctx, bob.ID, ch.ID, model.MemberFilter{After: "carol"})
+	if err != nil || more || len(past) != 0 {
+		t.Errorf("ListMembers(past the end): got %d members, more %v, %v; want none, no error", len(past), more, err)
+	}
+
+	_, _, err = s.ListMembers(ctx, dave.ID, ch.ID, model.MemberFilter{})
 	checkCode(t, "ListMembers(not a member)", err, model.ENotFound)
-	_, err = s.ListMembers(ctx, bob.ID, 9999)
+	_, _, err = s.ListMembers(ctx, dave.ID, ch.ID, model.MemberFilter{After: "zzz"})
+	checkCode(t, "ListMembers(not a member, past the end)", err, model.ENotFound)
+	_, _, err = s.ListMembers(ctx, bob.ID, 9999, model.MemberFilter{})
 	checkCode(t, "ListMembers(unknown)", err, model.ENotFound)
 }
 

@@ -46,12 +46,13 @@ import (
 // returns one row per message stored or found: ord (the message's 1-based
 // place in the arrays), created (false for a retry of a stored
 // client_msg_id) and the message's columns. A message with no row was not
-// sent by a member.
+// sent by a member (a retry from one who has left included, as alone).
 const createMessagesSQL = `WITH input AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS i (conversation_id, sender_id, body, client_msg_id, ord)
 ), known AS (
 	SELECT i.ord, m.id, m.seq, m.event_seq, m.body, m.created_at, m.edited_at, m.deleted_at
-	FROM input i JOIN messages m ON m.conversation_id = i.conversation_id AND m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
+	FROM input i JOIN members mb ON mb.conversation_id = i.conversation_id AND mb.user_id = i.sender_id
+	JOIN messages m ON m.conversation_id = i.conversation_id AND m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id
 ), fresh AS (
 	SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS n
 	FROM input i JOIN members mb ON mb.conversation_id = i.conversation_id AND mb.user_id = i.sender_id

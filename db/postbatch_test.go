@@ -127,10 +127,19 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 	dsn := dbtest.DSN(t)
 	s := openStore(t, dsn)
 	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
-	ch := mustChannel(t, s, "general", alice.ID, bob.ID)
+	dave := mustUser(t, s, "dave")
+	ch := mustChannel(t, s, "general", alice.ID, bob.ID, dave.ID)
 	other := mustChannel(t, s, "other", alice.ID)
 	old := model.Message{ConversationID: ch.ID, SenderID: alice.ID, Body: "old", ClientMsgID: "k-old"}
 	if _, err := s.CreateMessage(ctx, &old); err != nil {
+		t.Fatal(err)
+	}
+	// dave posts, then leaves: his retry is a non-member's post.
+	gone := model.Message{ConversationID: ch.ID, SenderID: dave.ID, Body: "gone", ClientMsgID: "k-gone"}
+	if _, err := s.CreateMessage(ctx, &gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaveChannel(ctx, dave.ID, ch.ID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -149,6 +158,7 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 		{ConversationID: other.ID, SenderID: alice.ID, Body: "elsewhere"},
 		{ConversationID: ch.ID, SenderID: alice.ID, Body: "first, again", ClientMsgID: "k-dup"},
 		{ConversationID: ch.ID, SenderID: alice.ID, Body: "old, again", ClientMsgID: "k-old"},
+		{ConversationID: ch.ID, SenderID: dave.ID, Body: "gone, again", ClientMsgID: "k-gone"},
 		{ConversationID: ch.ID, SenderID: bob.ID, Body: "second"},
 	}
 	for _, m := range posts {
@@ -167,13 +177,14 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 		created bool
 		code    model.Code
 	}{
-		"lead":         {seq: 2, created: true},
-		"first":        {seq: 3, created: true},
-		"first, again": {seq: 3, created: false},
+		"lead":         {seq: 3, created: true},
+		"first":        {seq: 4, created: true},
+		"first, again": {seq: 4, created: false},
 		"elsewhere":    {seq: 1, created: true},
-		"second":       {seq: 4, created: true},
+		"second":       {seq: 5, created: true},
 		"old, again":   {seq: 1, created: false},
 		"not a member": {code: model.ENotFound},
+		"gone, again":  {code: model.ENotFound},
 	} {
 		r, ok := got[body]
 		if !ok {
@@ -193,14 +204,14 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 	}
 
 	all := allMessages(t, s, alice.ID, ch.ID)
-	if diff := cmp.Diff(seqRange(1, 4), seqs(all)); diff != "" {
+	if diff := cmp.Diff(seqRange(1, 5), seqs(all)); diff != "" {
 		t.Errorf("seqs (-want +got):\n%s", diff)
 	}
 	var bodies []string
 	for _, m := range all {
 		bodies = append(bodies, m.Body)
 	}
-	if diff := cmp.Diff([]string{"old", "lead", "first", "second"}, bodies); diff != "" {
+	if diff := cmp.Diff([]string{"old", "gone", "lead", "first", "second"}, bodies); diff != "" {
 		t.Errorf("bodies in seq order (-want +got):\n%s", diff)
 	}
 	for _, m := range all {
@@ -208,14 +219,14 @@ func TestStore_CreateMessage_Batch(t *testing.T) {
 			t.Errorf("seq %d: got event_seq %d, want %d (no edits)", m.Seq, m.EventSeq, m.Seq)
 		}
 	}
-	if n := transactions(t, dsn, ch.ID, 3, 4); n != 1 {
+	if n := transactions(t, dsn, ch.ID, 4, 5); n != 1 {
 		t.Errorf("transactions that stored the batch's messages: got %d, want 1", n)
 	}
 	// Each sender's read marker moved to their newest message.
 	for _, w := range []struct {
 		user      model.User
 		read, evs int64
-	}{{alice, 3, 4}, {bob, 4, 4}} {
+	}{{alice, 4, 5}, {bob, 5, 5}} {
 		c, err := s.GetConversation(ctx, w.user.ID, ch.ID)
 		if err != nil {
 			t.Fatal(err)

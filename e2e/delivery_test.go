@@ -183,7 +183,7 @@ func streamSSE(tb testing.TB, base string, u *user) <-chan string {
 	tb.Cleanup(func() {
 		cancel()
 		_ = resp.Body.Close()
-		<-done
+		awaitDone(tb, done, stopTimeout, "event stream reader after cancel")
 	})
 	return out
 }

@@ -252,6 +252,7 @@ type serverConfig struct {
 	RedisURL string            // REDIS_URL; empty runs the in-process broker
 	Prefix   string            // PARLEY_REDIS_PREFIX
 	Env      map[string]string // anything else, overriding the defaults of startParley
+	Bin      string            // the parley binary; empty for parleyBin
 }
 
 // instance is one running `parley serve`.
@@ -287,7 +288,11 @@ func startParley(tb testing.TB, name string, cfg serverConfig) *instance {
 	}
 	// Only what is set here: a DATABASE_URL or REDIS_URL in the test's own
 	// environment must not leak into the server.
-	cmd := exec.Command(parleyBin, "serve")
+	bin := cfg.Bin
+	if bin == "" {
+		bin = parleyBin
+	}
+	cmd := exec.Command(bin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	if v := os.Getenv("TMPDIR"); v != "" {
 		cmd.Env = append(cmd.Env, "TMPDIR="+v)
@@ -416,5 +421,19 @@ func within(tb testing.TB, d time.Duration, what string, cond func() bool) {
 			tb.Fatalf("%s: not within %s", what, d)
 		case <-tick.C:
 		}
+	}
+}
+
+// awaitDone waits up to d for done to be closed, and fails tb naming what
+// otherwise: a goroutine that never ends fails the test with a message
+// rather than hanging until go test's timeout.
+func awaitDone(tb testing.TB, done <-chan struct{}, d time.Duration, what string) {
+	tb.Helper()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		tb.Errorf("%s: still running after %s", what, d)
 	}
 }

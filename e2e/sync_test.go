@@ -57,7 +57,7 @@ func startSync(tb testing.TB, base string, u *user, name string) *syncClient {
 	}()
 	tb.Cleanup(func() {
 		cancel()
-		<-done
+		awaitDone(tb, done, stopTimeout, "sync client after cancel")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, p := range s.problems {

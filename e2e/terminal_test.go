@@ -258,7 +258,9 @@ func TestChat_Terminal(t *testing.T) {
 	tm.run("resize-window", "-t", "t", "-x", "50", "-y", "12")
 	s = tm.waitFor("the chat redrawn at 50×12", func(s string) bool {
 		r := rows(s)
-		return len(r) == 12 && strings.Contains(r[10], "#"+channel) && !strings.Contains(s, "Channels")
+		// Redrawn, not the old frame cut: the header on top, no sidebar.
+		return len(r) == 12 && strings.Contains(r[0], "Parley · "+alice) && strings.Contains(r[10], "#"+channel) &&
+			!strings.Contains(s, "│")
 	})
 	for i, row := range rows(s) {
 		if n := utf8.RuneCountInString(row); n > 50 {

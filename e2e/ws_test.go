@@ -140,7 +140,7 @@ func startReader(tb testing.TB, c *websocket.Conn, name string) *wsConn {
 			_ = c.Close(websocket.StatusNormalClosure, "test over")
 		}
 		cancel()
-		<-w.done
+		awaitDone(tb, w.done, stopTimeout, "WebSocket reader after cancel")
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		for _, b := range w.bad {

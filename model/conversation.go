@@ -65,7 +65,10 @@ func (c *NewChannel) Normalize() error {
 	if n := utf8.RuneCountInString(c.Name); n == 0 || n > MaxChannelNameLen || !channelNamePattern.MatchString(c.Name) {
 		return FieldError("name", "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit")
 	}
-	if utf8.RuneCountInString(c.Topic) > MaxTopicLen || !printable(c.Topic, false) {
+	if !singleScript(c.Name) {
+		return FieldError("name", "must not mix letters of different scripts")
+	}
+	if utf8.RuneCountInString(c.Topic) > MaxTopicLen || !printable(c.Topic, false) || hasBidiOverride(c.Topic) {
 		return FieldError("topic", "must be at most 250 printable characters")
 	}
 	return nil
@@ -75,6 +78,12 @@ func (c *NewChannel) Normalize() error {
 type ChannelFilter struct {
 	Query string // case-insensitive substring of the name; empty matches all
 	After string // exclusive: lowercased name of the last channel on the previous page
+	Limit int
+}
+
+// MemberFilter pages a conversation's members.
+type MemberFilter struct {
+	After string // exclusive: lowercased username of the last member on the previous page
 	Limit int
 }
 

@@ -151,8 +151,8 @@ func Hello(user UserID) Event {
 }
 
 // Resync tells a connection that events may have been lost (the server's
-// link to the other instances was interrupted): the client refetches its
-// conversations and pages forward from the last seq it saw in each. It is
+// link to the other instances was interrupted): the client pages its
+// conversations and the changes after the event_seq it holds in each. It is
 // sent directly, never published.
 func Resync() Event {
 	return Event{Type: EventResync}

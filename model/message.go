@@ -75,7 +75,8 @@ type ChangeFilter struct {
 
 // ValidateBody returns EInvalid naming field "body" unless body is 1–4000
 // characters of valid UTF-8 that are not all white space and contain no
-// control characters other than tab and newlines.
+// control characters other than tab and newlines, nor the bidirectional
+// embeddings and overrides that reorder the text after them.
 func ValidateBody(body string) error {
 	if !utf8.ValidString(body) {
 		return FieldError("body", "must be valid UTF-8")
@@ -88,6 +89,9 @@ func ValidateBody(body string) error {
 	}
 	if !printable(body, true) {
 		return FieldError("body", "must not contain control characters")
+	}
+	if hasBidiOverride(body) {
+		return FieldError("body", "must not contain bidirectional embeddings or overrides (U+202A–U+202E); use isolates (U+2066–U+2069)")
 	}
 	return nil
 }

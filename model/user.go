@@ -63,6 +63,9 @@ func NormalizeDisplayName(s string) (string, error) {
 	if utf8.RuneCountInString(s) > MaxDisplayNameLen || !printable(s, false) {
 		return "", FieldError("display_name", "must be at most 64 printable characters")
 	}
+	if hasBidiControl(s) {
+		return "", FieldError("display_name", "must not hold bidirectional control characters")
+	}
 	return s, nil
 }
 

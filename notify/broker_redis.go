@@ -47,6 +47,10 @@ type RedisBroker struct {
 	log    *slog.Logger
 	health time.Duration // redisHealthInterval; shorter in tests
 
+	// shards, when set, spreads every topic over one sharded pub/sub
+	// channel per hash tag (Redis Cluster: see broker_rediscluster.go).
+	shards []string
+
 	mu     sync.Mutex
 	subs   map[*redisSubscription]struct{}
 	closed bool
@@ -58,6 +62,10 @@ type RedisBroker struct {
 	// the gap, so nothing published after the resync is skipped.
 	downUntil atomic.Int64
 }
+
+// errSlotMoved reports that Redis Cluster ended a shard subscription
+// because its slot moved.
+var errSlotMoved = errors.New("redis cluster: slot moved, subscription ended")
 
 // errRedisDown is what Publish returns while it fails fast.
 var errRedisDown = errors.New("redis publish: skipped, Redis failed moments ago")
@@ -84,13 +92,29 @@ func (b *RedisBroker) Publish(ctx context.Context, topic string, payload []byte)
 	if closed {
 		return ErrClosed
 	}
-	if time.Now().UnixNano() < b.downUntil.Load() {
+	if b.failingFast() {
 		return errRedisDown
 	}
-	if err := b.client.Publish(ctx, b.prefix+topic, payload).Err(); err != nil {
+	return b.publish(ctx, b.channel(topic, 0), payload)
+}
+
+// failingFast reports whether a publish failed moments ago.
+func (b *RedisBroker) failingFast() bool { return time.Now().UnixNano() < b.downUntil.Load() }
+
+// publish sends payload on channel, and fails fast for a moment after a
+// failure.
+func (b *RedisBroker) publish(ctx context.Context, channel string, payload []byte) error {
+	var err error
+	if b.shards == nil {
+		err = b.client.Publish(ctx, channel, payload).Err()
+	} else {
+		err = b.client.SPublish(ctx, channel, payload).Err()
+	}
+	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			b.downUntil.Store(time.Now().Add(publishBackoff).UnixNano())
 		}
+		b.lost(ctx)
 		return fmt.Errorf("redis publish: %w", err)
 	}
 	return nil
@@ -105,9 +129,33 @@ func (b *RedisBroker) Subscribe(ctx context.Context, topic string) (Subscription
 		ctx, cancel = context.WithTimeout(ctx, redisSetupTimeout)
 		defer cancel()
 	}
-	channel := b.prefix + topic
-	ps := b.client.Subscribe(ctx, channel)
-	if err := awaitSubscribed(ctx, ps, channel); err != nil {
+	if b.shards != nil {
+		return b.subscribeShards(ctx, topic)
+	}
+	return b.subscribe(ctx, b.channel(topic, 0))
+}
+
+// channel names the Redis channel of topic's shard (of its only channel
+// without shards).
+func (b *RedisBroker) channel(topic string, shard int) string {
+	if b.shards == nil {
+		return b.prefix + topic
+	}
+	return b.prefix + topic + ":{" + b.shards[shard] + "}"
+}
+
+// subscribeChannel starts subscribing to channel, sharded or not.
+func (b *RedisBroker) subscribeChannel(ctx context.Context, channel string) *redis.PubSub {
+	if b.shards == nil {
+		return b.client.Subscribe(ctx, channel)
+	}
+	return b.client.SSubscribe(ctx, channel)
+}
+
+// subscribe subscribes to one channel and waits for Redis to confirm it.
+func (b *RedisBroker) subscribe(ctx context.Context, channel string) (*redisSubscription, error) {
+	ps := b.subscribeChannel(ctx, channel)
+	if err := b.awaitSubscribed(ctx, ps, channel); err != nil {
 		_ = ps.Close()
 		return nil, fmt.Errorf("redis subscribe: %w", err)
 	}
@@ -136,16 +184,24 @@ func (b *RedisBroker) Subscribe(ctx context.Context, topic string) (Subscription
 }
 
 // awaitSubscribed reads replies until Redis confirms the subscription.
-func awaitSubscribed(ctx context.Context, ps *redis.PubSub, channel string) error {
+func (b *RedisBroker) awaitSubscribed(ctx context.Context, ps *redis.PubSub, channel string) error {
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
 			return err
 		}
-		if sub, ok := msg.(*redis.Subscription); ok && sub.Kind == "subscribe" && sub.Channel == channel {
+		if sub, ok := msg.(*redis.Subscription); ok && sub.Kind == b.subscribeKind() && sub.Channel == channel {
 			return nil
 		}
 	}
+}
+
+// subscribeKind is the kind of Redis's subscription confirmations.
+func (b *RedisBroker) subscribeKind() string {
+	if b.shards == nil {
+		return "subscribe"
+	}
+	return "ssubscribe"
 }
 
 // Close ends every subscription. It is safe to call twice.
@@ -214,6 +270,11 @@ func (s *redisSubscription) run() {
 		if s.ctx.Err() != nil {
 			return
 		}
+		if m, ok := msg.(*redis.Subscription); ok && m.Kind == "sunsubscribe" && m.Channel == s.channel {
+			// Redis Cluster moved the channel's slot to another master
+			// (resharding): subscribe again where it is now.
+			err = errSlotMoved
+		}
 		if err != nil {
 			var netErr net.Error
 			if errors.As(err, &netErr) && netErr.Timeout() && backoff == 0 {
@@ -237,12 +298,22 @@ func (s *redisSubscription) run() {
 			if !sleepCtx(s.ctx, backoff) {
 				return
 			}
+			if s.broker.shards != nil {
+				// go-redis redials the node it first chose, which after a
+				// failover or resharding no longer serves the slot: look
+				// the slot up again and subscribe anew.
+				s.broker.lost(s.ctx)
+				s.replace()
+			}
 			continue
 		}
 		pinged, backoff = false, 0
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind != "subscribe" || m.Channel != s.channel {
+			if m.Channel != s.channel {
+				continue
+			}
+			if m.Kind != s.broker.subscribeKind() {
 				continue
 			}
 			// Redis answers again: publish for real from now on, so that
@@ -268,7 +339,7 @@ func (s *redisSubscription) run() {
 // replace swaps a connection that stopped answering for a new subscription;
 // its confirmation is reported as a gap like any other.
 func (s *redisSubscription) replace() {
-	ps := s.broker.client.Subscribe(s.ctx, s.channel)
+	ps := s.broker.subscribeChannel(s.ctx, s.channel)
 	s.mu.Lock()
 	if s.ctx.Err() != nil { // Close already closed s.ps
 		s.mu.Unlock()

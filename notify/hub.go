@@ -223,6 +223,10 @@ func (h *Hub) publish(ctx context.Context, ev model.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.PublishTimeout)
 	defer cancel()
+	if kp, ok := h.broker.(keyedPublisher); ok {
+		// Spread over shards, a conversation's events still keep their order.
+		return kp.PublishKeyed(ctx, topicEvents, uint64(ev.ConversationID), payload)
+	}
 	return h.broker.Publish(ctx, topicEvents, payload)
 }
 

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,4 +59,30 @@ func TestRedis(t *testing.T) {
 		prefix := redistest.Prefix()
 		return NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix), NewRedis(redistest.NewClient(t, redistest.URL(t)), prefix)
 	})
+}
+
+// On Redis Cluster each bucket is one key, so its script runs on one slot,
+// and two instances share buckets whichever masters hold them.
+func TestRedis_Cluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cluster := redistest.StartCluster(t, 3)
+	prefix := redistest.Prefix()
+	a, b := NewRedis(cluster.NewClient(), prefix), NewRedis(cluster.NewClient(), prefix)
+	// Twelve keys, spread over the masters; a bucket of 3 an hour, so that
+	// no refill happens during the test however slow the machine.
+	for i := range 12 {
+		key := fmt.Sprintf("user-%d", i)
+		for j := range 3 {
+			l := []*Redis{a, b}[j%2]
+			if ok, _, err := l.Allow(ctx, key, 3, time.Hour); err != nil || !ok {
+				t.Fatalf("%s request %d: got %v, %v; want allowed", key, j+1, ok, err)
+			}
+		}
+		for _, l := range []*Redis{a, b} {
+			if ok, wait, err := l.Allow(ctx, key, 3, time.Hour); err != nil || ok || wait <= 0 {
+				t.Fatalf("%s request 4: got %v, %v, %v; want refused with a wait", key, ok, wait, err)
+			}
+		}
+	}
 }

@@ -81,6 +81,17 @@ ensure_nginx() {
 	[ -x "$NGINX" ] || die "nginx not found after installing it"
 }
 
+# ensure_docker_compose sets DOCKER_COMPOSE to Debian's docker-compose (v1),
+# which validates deploy/compose.yaml in make test; no container engine is
+# needed for that.
+ensure_docker_compose() {
+	DOCKER_COMPOSE=$(command -v docker-compose || true)
+	if [ -z "$DOCKER_COMPOSE" ]; then
+		apt_install docker-compose
+		DOCKER_COMPOSE=$(command -v docker-compose)
+	fi
+}
+
 # ensure_tmux makes tmux available: the terminal client's end-to-end test
 # drives parley chat in a real terminal through it.
 ensure_tmux() {
@@ -170,4 +181,21 @@ wait_ready() {
 		[ "$SECONDS" -lt "$deadline" ] || die "the server at $1 was not ready within 30s"
 		sleep 0.1
 	done
+}
+
+# ensure_chromium sets CHROMIUM to Debian's Chromium, which the browser tests
+# drive (playwright-core never downloads a browser of its own).
+ensure_chromium() {
+	CHROMIUM=$(command -v chromium || true)
+	if [ -z "$CHROMIUM" ]; then
+		apt_install chromium
+		CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)
+	fi
+	[ -x "$CHROMIUM" ] || die "chromium not found after installing it"
+}
+
+# ensure_node makes node and npm available: they build the web app.
+ensure_node() {
+	command -v node >/dev/null && command -v npm >/dev/null && return
+	apt_install nodejs npm
 }

@@ -281,9 +281,10 @@ func (m *chat) cycle(step int) {
 	m.show(order[i].info.ID)
 }
 
-// show makes id the current conversation.
+// show makes id the current conversation. What the status bar said was
+// about the one before, so it goes.
 func (m *chat) show(id model.ConversationID) {
-	m.current, m.scroll, m.info = id, 0, nil
+	m.current, m.scroll, m.info, m.notice = id, 0, nil, ""
 	if cv := m.convs[id]; cv != nil {
 		cv.unread = 0
 	}
@@ -483,19 +484,20 @@ func (m *chat) onResult(r resultMsg) tea.Cmd {
 		m.setNotice(fmt.Sprintf("#%s does not exist; create it? (y/n)", r.ask), false)
 		return nil
 	}
-	m.setNotice(r.notice, false)
-	if r.info != nil {
-		m.info = r.info
-	}
+	var cmds []tea.Cmd
 	if r.left != 0 {
 		m.forget(r.left)
 	}
 	if r.open != nil {
-		cmd := m.adopt(*r.open)
+		cmds = append(cmds, m.adopt(*r.open))
 		m.show(r.open.ID)
-		return tea.Batch(cmd, m.ensureLoaded())
+		cmds = append(cmds, m.ensureLoaded())
 	}
-	return nil
+	m.setNotice(r.notice, false)
+	if r.info != nil {
+		m.info = r.info
+	}
+	return tea.Batch(cmds...)
 }
 
 // names resolves user ids to usernames, shared by the UI loop and the

@@ -69,6 +69,7 @@ func (c *serveConfig) settings() []setting {
 		{env: "PARLEY_DRAIN_DELAY", flag: "drain-delay", def: "1s", help: "on shutdown, how long /readyz fails before connections are closed, so load balancers stop sending clients", value: &duration{&c.DrainDelay, 0, "%q is not a duration such as 1s (0 for none)"}},
 		// Like the JWT secret, the Redis URL may hold a password, so it has no flag.
 		{env: "REDIS_URL", shown: "(none: one instance)", help: "Redis URL, e.g. redis://localhost:6379/0; set it to run several instances side by side", value: (*redisURL)(&c.RedisURL)},
+		{env: "PARLEY_REDIS_CLUSTER", flag: "redis-cluster", def: "false", help: "REDIS_URL names a Redis Cluster node (more with ?addr=host:port&addr=…); events then use sharded pub/sub", value: (*boolean)(&c.RedisCluster)},
 		{env: "PARLEY_REDIS_PREFIX", flag: "redis-prefix", def: "parley:", help: "prefix of every Redis key and channel, so deployments can share one Redis", value: (*text)(&c.RedisPrefix)},
 		{env: "PARLEY_PING_INTERVAL", flag: "ping-interval", def: "25s", help: "how often live connections are pinged; one that does not answer is closed", value: &duration{&c.PingInterval, time.Second, "%q is not a duration of at least 1s"}},
 		{env: "PARLEY_POST_BATCH_SIZE", flag: "post-batch-size", def: strconv.Itoa(db.DefaultPostBatchSize), help: "most messages stored in one transaction when posts arrive together, 1-1000", value: &whole{&c.PostBatchSize, 1, 1000}},
@@ -124,6 +125,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	RedisURL        string
+	RedisCluster    bool
 	RedisPrefix     string
 	PingInterval    time.Duration
 	PostBatchSize   int
@@ -196,6 +198,14 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	case getenv("PARLEY_JWT_SECRET") == "":
 		errs = append(errs, fmt.Errorf("PARLEY_JWT_SECRET: not set: serve needs a secret of at least %d bytes to sign tokens (e.g. from `openssl rand -hex 32`), or run `serve --dev` to use a throwaway one", minSecretBytes))
 	}
+	switch {
+	case cfg.RedisCluster && cfg.RedisURL == "":
+		errs = append(errs, errors.New("PARLEY_REDIS_CLUSTER: needs REDIS_URL, naming a node of the cluster"))
+	case !cfg.RedisCluster && cfg.RedisURL != "":
+		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %q is not a Redis URL such as redis://localhost:6379/0 (for a Redis Cluster set PARLEY_REDIS_CLUSTER)", redactURL(cfg.RedisURL)))
+		}
+	}
 	if cfg.LogFormat == "" {
 		cfg.LogFormat = "json"
 		if cfg.Dev {
@@ -240,8 +250,11 @@ func (t *text) String() string               { return string(*t) }
 func (d *dsn) UnmarshalText(b []byte) error { *d = dsn(b); return nil }
 func (d *dsn) String() string               { return redactDSN(string(*d)) }
 
+// UnmarshalText accepts a URL of one Redis or of Redis Cluster nodes
+// (redis://node1:6379?addr=node2:6379); loadServeConfig then checks it is
+// the kind PARLEY_REDIS_CLUSTER says.
 func (u *redisURL) UnmarshalText(b []byte) error {
-	if _, err := redis.ParseURL(string(b)); err != nil {
+	if _, err := redis.ParseClusterURL(string(b)); err != nil {
 		return fmt.Errorf("%q is not a Redis URL such as redis://localhost:6379/0", redactURL(string(b)))
 	}
 	*u = redisURL(b)

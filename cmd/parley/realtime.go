@@ -29,7 +29,7 @@ type shared struct {
 	presence notify.Presence
 	tickets  api.Tickets
 	limiter  api.Limiter
-	redis    *redis.Client // nil without REDIS_URL
+	redis    redis.UniversalClient // nil without REDIS_URL
 }
 
 // newShared connects to Redis if cfg asks for it.
@@ -42,29 +42,23 @@ func newShared(ctx context.Context, cfg serveConfig, logger *slog.Logger) (share
 			limiter:  ratelimit.NewMemory(),
 		}, nil
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return shared{}, fmt.Errorf("parse REDIS_URL: %w", err)
-	}
-	// Fail fast while Redis is down: events are then lost anyway (clients
-	// resync when it is back) and rate limits fall back to this process, so
-	// waiting for Redis would only slow every request down.
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = time.Second
-	}
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 1
-	}
 	redis.SetLogger(redisLogger{logger})
-	client := redis.NewClient(opts)
+	client, err := newRedisClient(cfg)
+	if err != nil {
+		return shared{}, err
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		_ = client.Close()
 		return shared{}, fmt.Errorf("connect to Redis at %s: %w", redactURL(cfg.RedisURL), err)
 	}
+	var broker notify.Broker = notify.NewRedisBroker(client, cfg.RedisPrefix, logger)
+	if c, ok := client.(*redis.ClusterClient); ok {
+		broker = notify.NewRedisClusterBroker(c, cfg.RedisPrefix, 0, logger)
+	}
 	return shared{
-		broker:   notify.NewRedisBroker(client, cfg.RedisPrefix, logger),
+		broker:   broker,
 		presence: notify.NewRedisPresence(client, cfg.RedisPrefix, instanceID(), logger),
 		tickets:  auth.NewRedisTickets(client, cfg.RedisPrefix, 0),
 		limiter:  ratelimit.NewFailover(ratelimit.NewRedis(client, cfg.RedisPrefix), ratelimit.NewMemory(), logger),
@@ -96,4 +90,32 @@ func instanceID() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// newRedisClient returns a client for REDIS_URL: a cluster client with
+// PARLEY_REDIS_CLUSTER. It fails fast while Redis is down: events are then
+// lost anyway (clients resync when it is back) and rate limits fall back to
+// this process, so waiting for Redis would only slow every request down.
+func newRedisClient(cfg serveConfig) (redis.UniversalClient, error) {
+	if cfg.RedisCluster {
+		opts, err := redis.ParseClusterURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+		}
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = time.Second
+		}
+		return redis.NewClusterClient(opts), nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse REDIS_URL: %w", err)
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = time.Second
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
+	return redis.NewClient(opts), nil
 }

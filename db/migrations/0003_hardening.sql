@@ -21,3 +21,4 @@ CREATE INDEX sessions_ended_idx ON sessions (coalesce(revoked_at, expires_at));
 -- index serves that, where a LIKE '%q%' would scan every channel.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX conversations_name_trgm_idx ON conversations USING gin (lower(name) gin_trgm_ops) WHERE kind = 'channel';
+

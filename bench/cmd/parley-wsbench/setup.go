@@ -137,8 +137,8 @@ func (c *cohort) addMembers(ctx context.Context, db interface {
 
 // sessions starts a session for each of users and returns their ids by user.
 func sessions(ctx context.Context, tx *sql.Tx, users []int64) (map[int64]int64, error) {
-	rows, err := tx.QueryContext(ctx, `INSERT INTO sessions (user_id, created_at)
-		SELECT u, now() FROM unnest($1::bigint[]) u RETURNING user_id, id`, pq.Array(users))
+	rows, err := tx.QueryContext(ctx, `INSERT INTO sessions (user_id, created_at, expires_at)
+		SELECT u, now(), now() + interval '1 day' FROM unnest($1::bigint[]) u RETURNING user_id, id`, pq.Array(users))
 	if err != nil {
 		return nil, err
 	}
