@@ -11,7 +11,7 @@ FUZZTIME ?= 30s
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build web web-check web-unit test-web run test check fmt lint vet depcheck openapi-lint unit fuzz bench bench-web clean
+.PHONY: all build web web-check web-unit test-web run cluster cluster-stop test check fmt lint vet depcheck openapi-lint unit fuzz bench bench-web clean
 
 all: build
 
@@ -46,6 +46,14 @@ test-web: build
 ## run: a development server on http://localhost:8080 with a private PostgreSQL under .data/.
 run: build
 	scripts/run.sh $(BIN)
+
+## cluster: two instances, a worker, PostgreSQL, Redis and nginx on this
+## machine, in the background; prints the URL. cluster-stop ends it.
+cluster: build
+	scripts/cluster.sh start $(BIN)
+
+cluster-stop:
+	scripts/cluster.sh stop
 
 ## test: every check, then the test suite and each fuzz target against real PostgreSQL and Redis,
 ## started once for both.

@@ -39,6 +39,7 @@ var generous = api.Limits{
 	AuthPerIP:       api.Rate{N: 10000, Per: time.Minute},
 	AuthPerUsername: api.Rate{N: 10000, Per: time.Minute},
 	PostPerUser:     api.Rate{N: 10000, Per: time.Second},
+	DevicePerUser:   api.Rate{N: 10000, Per: time.Second},
 }
 
 // spec is openapi.yaml, loaded and validated once, with a router that finds

@@ -22,12 +22,17 @@ type conversationResponse struct {
 	LastMessageAt *time.Time           `json:"last_message_at"` // null when there is no message
 	ReadSeq       int64                `json:"read_seq"`
 	UnreadCount   int64                `json:"unread_count"`
+	// Retention (issue 13): null for direct conversations and for channels
+	// that keep messages forever.
+	RetentionDays   *int  `json:"retention_days"`
+	HistoryStartSeq int64 `json:"history_start_seq"`
 }
 
 func toConversationResponse(c model.Conversation) conversationResponse {
 	resp := conversationResponse{
 		ID: c.ID, Kind: c.Kind, CreatedAt: c.CreatedAt.UTC(), LastSeq: c.LastSeq, LastEventSeq: c.LastEventSeq,
 		LastMessageAt: utc(c.LastMessageAt), ReadSeq: c.ReadSeq, UnreadCount: c.UnreadCount,
+		RetentionDays: c.RetentionDays, HistoryStartSeq: c.ExpiredSeq + 1,
 	}
 	if c.Kind == model.KindChannel {
 		resp.Name, resp.Topic = &c.Name, &c.Topic

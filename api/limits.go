@@ -43,6 +43,8 @@ type Limits struct {
 	// TicketPerUser caps the WebSocket tickets one user asks for: one per
 	// browser (re)connect.
 	TicketPerUser Rate
+	// DevicePerUser caps the push devices one user registers.
+	DevicePerUser Rate
 }
 
 // DefaultLimits are the rates in force where a Limits field is zero; serve's
@@ -52,6 +54,7 @@ var DefaultLimits = Limits{
 	AuthPerUsername: Rate{N: 10, Per: time.Minute},
 	PostPerUser:     Rate{N: 20, Per: 2 * time.Second},
 	TicketPerUser:   Rate{N: 30, Per: time.Minute},
+	DevicePerUser:   Rate{N: 10, Per: time.Minute},
 }
 
 // withDefaults fills each zero Rate from DefaultLimits. It walks the fields

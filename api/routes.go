@@ -33,6 +33,7 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 			r.Method(http.MethodGet, "/users/{id}", h(handleUserGet(logger, store, d.presence)))
 			r.Method(http.MethodPost, "/channels", h(handleChannelCreate(store, d.notifier)))
 			r.Method(http.MethodGet, "/channels", h(handleChannelList(store)))
+			r.Method(http.MethodPatch, "/channels/{id}", h(handleChannelUpdate(store)))
 			r.Method(http.MethodPut, "/channels/{id}/members/me", h(handleChannelJoin(store, d.notifier)))
 			r.Method(http.MethodDelete, "/channels/{id}/members/me", h(handleChannelLeave(store, d.notifier)))
 			r.Method(http.MethodPost, "/conversations/direct", h(handleDirectOpen(store, d.notifier)))
@@ -53,6 +54,14 @@ func addRoutes(r chi.Router, cfg Config, logger *slog.Logger, d deps, assets fs.
 		// The WebSocket authenticates itself: browsers cannot send headers
 		// with it, so it also takes a ticket.
 		r.Method(http.MethodGet, "/ws", h(handleWebSocket(cfg, logger, store, d.notifier, d.tickets)))
+		r.Group(func(r chi.Router) {
+			r.Use(authenticate(cfg, logger))
+			r.Method(http.MethodPost, "/devices", h(handleDeviceCreate(cfg, store, d.limiter)))
+			r.Method(http.MethodGet, "/devices", h(handleDeviceList(store)))
+			r.Method(http.MethodDelete, "/devices/{id}", h(handleDeviceDelete(store)))
+		})
+		// The VAPID public key is public: a page asks for it to subscribe.
+		r.Method(http.MethodGet, "/push/vapid-key", h(handleVAPIDKey(cfg)))
 	})
 	r.Method(http.MethodGet, "/healthz", h(handleHealthz))
 	r.Method(http.MethodGet, "/readyz", h(handleReadyz(cfg.Draining, logger, store)))

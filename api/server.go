@@ -61,6 +61,9 @@ type Config struct {
 	// answers 503 so load balancers send new clients elsewhere while the
 	// requests in flight finish. Default: never draining.
 	Draining func() bool
+	// Push is what the API says and checks about push devices. Default:
+	// Web Push off, endpoints https only.
+	Push PushConfig
 
 	// verifier checks access tokens with JWTSecret; set by withDefaults.
 	verifier *auth.Verifier

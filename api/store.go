@@ -107,4 +107,19 @@ type Store interface {
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+
+	// Push devices and channel retention (issue 13).
+
+	// CreateDevice registers d, or updates it and moves it to d.UserID if
+	// its endpoint was registered already (created false). Returns
+	// EConflict if the user has model.MaxDevicesPerUser devices already.
+	CreateDevice(ctx context.Context, d model.Device) (stored model.Device, created bool, err error)
+	// ListDevices returns user's devices, oldest first.
+	ListDevices(ctx context.Context, user model.UserID) ([]model.Device, error)
+	// DeleteDevice returns ENotFound unless device id is user's.
+	DeleteDevice(ctx context.Context, user model.UserID, id model.DeviceID) error
+	// SetChannelRetention sets channel id's retention in days (nil: keep
+	// forever). Returns ENotFound unless id is a channel actor is a member
+	// of, EForbidden unless actor created it or is an admin.
+	SetChannelRetention(ctx context.Context, actor model.UserID, id model.ConversationID, days *int) (model.Conversation, error)
 }

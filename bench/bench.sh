@@ -26,6 +26,9 @@
 # settings and loaded in every round beside BINARY: a paired comparison
 # that the machine's drift hits alike; BENCH_AGAINST_OWN_DB=1 gives it a
 # database of its own, set up alike, for a build whose schema differs),
+# BENCH_AGAINST_ENV (settings the BENCH_AGAINST side is started with
+# besides, e.g. "PARLEY_PUSH=false" with BENCH_AGAINST=BINARY to weigh a
+# setting in the same rounds),
 # BENCH_DSN_OPTIONS (appended to the
 # server's DATABASE_URL, e.g. "&binary_parameters=yes", to try driver
 # settings), BENCH_PHASES (the parley-bench phases loaded in each round,
@@ -144,7 +147,8 @@ if [ "${BENCH_AGAINST_OWN_DB:-0}" = 1 ]; then
 	against_dsn="$(pg_url "$dir/sock" parley_against)${BENCH_DSN_OPTIONS:-}" against_state=$dir/state-against.json
 fi
 if [ -n "${BENCH_AGAINST:-}" ]; then
-	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$against_dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url"
+	# shellcheck disable=SC2086 # BENCH_AGAINST_ENV is NAME=VALUE words
+	serve_start "$(realpath "$BENCH_AGAINST")" "$dir/against.log" DATABASE_URL="$against_dsn" PARLEY_JWT_SECRET="$secret" REDIS_URL="$redis_url" ${BENCH_AGAINST_ENV:-}
 	side_pid[against]=$SERVE_PID side_url[against]=$SERVE_URL
 	wait_ready "$SERVE_URL" "$SERVE_PID"
 	extras+=(against)

@@ -23,7 +23,8 @@ import (
 // with the messages, read or unread.
 const conversationColumns = `c.id, c.kind, coalesce(c.name, '') AS name, c.topic, c.created_at, c.last_seq,
 	c.last_event_seq, c.last_message_at, m.last_read_seq,
-	c.last_seq - m.last_read_seq - (SELECT count(*) FROM messages msg
+	c.retention_days, c.history_start_seq - 1 AS expired_seq,
+	c.last_seq - greatest(m.last_read_seq, c.history_start_seq - 1) - (SELECT count(*) FROM messages msg
 		WHERE msg.conversation_id = c.id AND msg.seq > m.last_read_seq AND msg.deleted_at IS NOT NULL) AS unread_count`
 
 const (
@@ -41,14 +42,14 @@ FROM members m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.conversation_id = $1 AND m.user_id = $2`
 
 	insertChannelSQL = `WITH c AS (
-	INSERT INTO conversations (kind, name, topic, created_at) VALUES ('channel', $2, $3, $4)
-	RETURNING id, kind, name, topic, created_at, last_seq, last_event_seq, last_message_at
+	INSERT INTO conversations (kind, name, topic, created_at, created_by) VALUES ('channel', $2, $3, $4, $1)
+	RETURNING id, kind, name, topic, created_at, last_seq, last_event_seq, last_message_at, retention_days, history_start_seq
 ), m AS (
 	INSERT INTO members (conversation_id, user_id, joined_at, joined_change_id)
 	SELECT c.id, $1, $4, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM messages_id_seq) FROM c
 )
 SELECT c.id, c.kind, c.name, c.topic, c.created_at, c.last_seq, c.last_event_seq, c.last_message_at,
-	0 AS last_read_seq, 0 AS unread_count FROM c`
+	0 AS last_read_seq, c.retention_days, c.history_start_seq - 1 AS expired_seq, 0 AS unread_count FROM c`
 
 	// listChannelsSQL: $2 is an escaped LIKE pattern ("%" matches all); $3
 	// the exclusive cursor.
@@ -120,6 +121,9 @@ type conversationRow struct {
 	LastMessageAt sql.NullTime `db:"last_message_at"`
 	ReadSeq       int64        `db:"last_read_seq"`
 	UnreadCount   int64        `db:"unread_count"`
+	// Retention (migration 0004).
+	RetentionDays sql.NullInt32 `db:"retention_days"`
+	ExpiredSeq    int64         `db:"expired_seq"`
 }
 
 func (r conversationRow) toModel() model.Conversation {
@@ -134,7 +138,19 @@ func (r conversationRow) toModel() model.Conversation {
 		LastMessageAt: timePtr(r.LastMessageAt),
 		ReadSeq:       r.ReadSeq,
 		UnreadCount:   r.UnreadCount,
+
+		RetentionDays: intPtr(r.RetentionDays),
+		ExpiredSeq:    r.ExpiredSeq,
 	}
+}
+
+// intPtr returns nil for NULL.
+func intPtr(n sql.NullInt32) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int32)
+	return &v
 }
 
 var errConversationNotFound = notFound("Conversation")

@@ -102,6 +102,14 @@ type Store struct {
 
 	posts postQueue
 
+	// OnMessageCreated, when set, runs inside the transaction that stores
+	// each new message (not a retry of one), given the message as stored:
+	// what it writes commits or rolls back with the message. cmd/parley
+	// sets it to enqueue the push task, which therefore cannot be lost
+	// between the commit and the queue. Set it before use. Default none: a
+	// message is stored by one statement.
+	OnMessageCreated func(ctx context.Context, tx *sql.Tx, msgs []model.Message) error
+
 	// Statements of the hot paths, prepared once per connection.
 	createMessageStmt  *sqlx.Stmt
 	createMessagesStmt *sqlx.Stmt

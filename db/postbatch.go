@@ -243,10 +243,12 @@ func (s *Store) storeBatch(batch []*post) {
 		}
 	}
 
-	if len(unique) == 1 {
+	if s.OnMessageCreated != nil {
+		s.storeBatchHooked(unique)
+	} else if len(unique) == 1 {
 		p := unique[0]
-		p.created, p.err = s.createMessage(p.m)
-	} else if err := s.createMessages(unique); err != nil {
+		p.created, p.err = s.createMessage(s.createMessageStmt.Stmt, p.m)
+	} else if err := s.createMessages(s.createMessagesStmt.Stmt, unique); err != nil {
 		var pqErr *pq.Error
 		if !errors.As(err, &pqErr) {
 			// The connection failed: the batch may or may not have been
@@ -257,7 +259,7 @@ func (s *Store) storeBatch(batch []*post) {
 		} else {
 			// PostgreSQL rejected the statement, and so stored none of it.
 			for _, p := range unique {
-				p.created, p.err = s.createMessage(p.m)
+				p.created, p.err = s.createMessage(s.createMessageStmt.Stmt, p.m)
 			}
 		}
 	}
@@ -271,12 +273,71 @@ func (s *Store) storeBatch(batch []*post) {
 	}
 }
 
-// createMessage stores m alone with createMessageSQL.
-func (s *Store) createMessage(m *model.Message) (created bool, err error) {
+// storeBatchHooked stores unique as storeBatch does, in one transaction
+// that also runs s.OnMessageCreated for the messages created, so that what
+// it writes (the push task) commits with them or not at all. A batch adds
+// only a BEGIN and a COMMIT to its statement and the hook's, whatever its
+// size.
+func (s *Store) storeBatchHooked(unique []*post) {
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, p := range unique {
+			p.created, p.err = false, err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("create message: %w", err))
+		return
+	}
+	defer func() { _ = tx.Rollback() }()
+	if len(unique) == 1 {
+		stmt := tx.StmtContext(ctx, s.createMessageStmt.Stmt) // the connection's prepared statement
+		defer stmt.Close()
+		p := unique[0]
+		if p.created, p.err = s.createMessage(stmt, p.m); p.err != nil || !p.created {
+			return // nothing to commit: a failure, or a retry found stored
+		}
+	} else {
+		stmt := tx.StmtContext(ctx, s.createMessagesStmt.Stmt)
+		defer stmt.Close()
+		if err := s.createMessages(stmt, unique); err != nil {
+			var pqErr *pq.Error
+			if !errors.As(err, &pqErr) {
+				fail(err)
+				return
+			}
+			// Rejected as a whole, so nothing stored: each alone.
+			_ = tx.Rollback()
+			for _, p := range unique {
+				s.storeBatchHooked([]*post{p})
+			}
+			return
+		}
+	}
+	var created []model.Message
+	for _, p := range unique {
+		if p.created && p.err == nil {
+			created = append(created, *p.m)
+		}
+	}
+	if len(created) > 0 {
+		if err := s.OnMessageCreated(ctx, tx, created); err != nil {
+			fail(fmt.Errorf("create message: after: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("create message: commit: %w", err))
+	}
+}
+
+// createMessage stores m alone with createMessageSQL, prepared as stmt.
+func (s *Store) createMessage(stmt *sql.Stmt, m *model.Message) (created bool, err error) {
 	ctx := context.Background()
 	var id, seq, eventSeq int64
 	var createdAt time.Time
-	err = s.createMessageStmt.QueryRowContext(ctx,
+	err = stmt.QueryRowContext(ctx,
 		m.ConversationID, m.SenderID, m.Body, nullString(m.ClientMsgID), s.now()).Scan(&id, &seq, &eventSeq, &createdAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -304,9 +365,10 @@ func (s *Store) getMessageByClientID(ctx context.Context, m *model.Message) erro
 	return nil
 }
 
-// createMessages stores batch with createMessagesSQL and sets each post's
-// result. It returns an error only if the statement failed as a whole.
-func (s *Store) createMessages(batch []*post) error {
+// createMessages stores batch with createMessagesSQL, prepared as stmt,
+// and sets each post's result. It returns an error only if the statement
+// failed as a whole.
+func (s *Store) createMessages(stmt *sql.Stmt, batch []*post) error {
 	n := len(batch)
 	convs, senders := make([]int64, n), make([]int64, n)
 	bodies, clientIDs := make([]string, n), make([]string, n)
@@ -314,7 +376,7 @@ func (s *Store) createMessages(batch []*post) error {
 		convs[i], senders[i] = int64(p.m.ConversationID), int64(p.m.SenderID)
 		bodies[i], clientIDs[i] = p.m.Body, p.m.ClientMsgID
 	}
-	rows, err := s.createMessagesStmt.QueryContext(context.Background(),
+	rows, err := stmt.QueryContext(context.Background(),
 		pq.Array(convs), pq.Array(senders), pq.Array(bodies), pq.Array(clientIDs), s.now())
 	if err != nil {
 		return fmt.Errorf("create messages: %w", err)

@@ -39,6 +39,21 @@ type Conversation struct {
 	LastMessageAt *time.Time // when the newest message was posted; nil when there is none
 	ReadSeq       int64      // the member's read marker: the newest seq they have read
 	UnreadCount   int64      // messages after the member's read marker, not counting their own or deleted ones
+	// RetentionDays: messages older than this many days are deleted; nil
+	// keeps them forever. Channels only.
+	RetentionDays *int
+	// ExpiredSeq: retention deleted every message up to this seq, so
+	// history starts after it. 0 until retention deletes anything.
+	ExpiredSeq int64
+}
+
+// MaxRetentionDays is the longest retention a channel may set.
+const MaxRetentionDays = 36500
+
+// ChannelRetention is a channel whose messages expire after Days days.
+type ChannelRetention struct {
+	ID   ConversationID
+	Days int
 }
 
 // Channel is a channel as anyone browsing sees it.

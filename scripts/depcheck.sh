@@ -36,6 +36,21 @@ allow ratelimit 'parley/model'
 allow static ''
 allow api 'parley|parley/model|parley/auth'
 
+# push delivers to endpoints and knows only model; jobs runs the tasks
+# through the interfaces it declares, so cmd/parley alone wires db, notify
+# and push into it.
+bad=$(go list -deps ./push | grep -E '^parley/' | grep -vx -e 'parley/push' -e 'parley/model' || true)
+if [ -n "$bad" ]; then
+	echo "depcheck: push must import only model of ours, but imports:" >&2
+	echo "$bad" >&2
+	fail=1
+fi
+bad=$(go list -deps ./jobs | grep -E '^parley/(api|cmd|db|notify)(/|$)' || true)
+if [ -n "$bad" ]; then
+	echo "depcheck: jobs must not import api, cmd, db or notify, but imports:" >&2
+	echo "$bad" >&2
+	fail=1
+fi
 # client speaks to a server only over the wire: besides the standard
 # library it imports model and the WebSocket library, so that anything
 # (the terminal client, tests, other programs) can use it.

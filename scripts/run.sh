@@ -35,9 +35,15 @@ if [ ! -s "$data/jwt_secret" ]; then
 	(umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$data/jwt_secret")
 fi
 
-export DATABASE_URL PARLEY_JWT_SECRET
+# The VAPID key too: browsers' Web Push subscriptions are bound to it.
+if [ ! -s "$data/vapid_private_key" ]; then
+	(umask 077 && "$bin" vapid-key >"$data/vapid_private_key" 2>/dev/null)
+fi
+
+export DATABASE_URL PARLEY_JWT_SECRET PARLEY_VAPID_PRIVATE_KEY
 DATABASE_URL=$(pg_url "$sock" parley)
 PARLEY_JWT_SECRET=$(cat "$data/jwt_secret")
+PARLEY_VAPID_PRIVATE_KEY=$(cat "$data/vapid_private_key")
 say "DATABASE_URL=$DATABASE_URL"
 say "PostgreSQL data in $data/pg; serving on ${PARLEY_ADDR:-:8080} (Ctrl-C stops both)"
 # Ctrl-C or SIGTERM asks the server to shut down gracefully; then the EXIT

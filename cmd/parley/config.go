@@ -56,7 +56,7 @@ type value interface {
 // here (and to the README's table).
 func (c *serveConfig) settings() []setting {
 	l := &c.Limits
-	return []setting{
+	return append([]setting{
 		{env: "PARLEY_ADDR", flag: "addr", def: ":8080", help: "address to listen on, host:port (port 0 picks a free one)", value: (*text)(&c.Addr)},
 		{env: "DATABASE_URL", shown: "(required)", help: "PostgreSQL connection string (URL or key=value)", value: (*dsn)(&c.DatabaseURL)},
 		{env: "PARLEY_JWT_SECRET", shown: "(required)", help: "key that signs access tokens, at least 32 bytes; --dev generates one if unset", value: (*secret)(c), raw: true},
@@ -82,7 +82,9 @@ func (c *serveConfig) settings() []setting {
 		{env: "PARLEY_RATE_AUTH_USERNAME", flag: "rate-auth-username", def: api.DefaultLimits.AuthPerUsername.String(), help: "logins, and separately registrations, naming one username (N/PERIOD)", value: &l.AuthPerUsername},
 		{env: "PARLEY_RATE_POST", flag: "rate-post", def: api.DefaultLimits.PostPerUser.String(), help: "messages one user posts: bursts of N, N per PERIOD sustained", value: &l.PostPerUser},
 		{env: "PARLEY_RATE_TICKET", flag: "rate-ticket", def: api.DefaultLimits.TicketPerUser.String(), help: "WebSocket tickets one user asks for, one per browser (re)connect (N/PERIOD)", value: &l.TicketPerUser},
-	}
+		{env: "PARLEY_RATE_DEVICE", flag: "rate-device", def: api.DefaultLimits.DevicePerUser.String(), help: "push devices one user registers (N/PERIOD)", value: &l.DevicePerUser},
+		// Background work and push: tasks_config.go.
+	}, c.Tasks.settings()...)
 }
 
 // allSettings returns the settings table, for help and the tests.
@@ -134,6 +136,7 @@ type serveConfig struct {
 	LoginLifetime   time.Duration
 	DebugAddr       string // empty: no debug listener
 	Limits          api.Limits
+	Tasks           taskConfig
 }
 
 // loadServeConfig parses serve's flags and reads the environment through
@@ -198,6 +201,7 @@ func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer
 	case getenv("PARLEY_JWT_SECRET") == "":
 		errs = append(errs, fmt.Errorf("PARLEY_JWT_SECRET: not set: serve needs a secret of at least %d bytes to sign tokens (e.g. from `openssl rand -hex 32`), or run `serve --dev` to use a throwaway one", minSecretBytes))
 	}
+	cfg.Tasks.devKey(cfg.Dev)
 	switch {
 	case cfg.RedisCluster && cfg.RedisURL == "":
 		errs = append(errs, errors.New("PARLEY_REDIS_CLUSTER: needs REDIS_URL, naming a node of the cluster"))

@@ -11,6 +11,9 @@
 //	parley serve [--dev] [--addr ADDR] …   run the server
 //	parley migrate                          apply database migrations and exit
 //	parley user create --username U …       create an account (password on stdin)
+//	parley worker                           run background tasks
+//	parley tasks list|retry                 the dead letters
+//	parley vapid-key                        print a new Web Push key
 //	parley version                          print the version
 //	parley help                             list commands and settings
 package main
@@ -62,6 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, rest, getenv, stderr)
+	case "tasks":
+		return runTasks(ctx, rest, getenv, stdout, stderr)
+	case "vapid-key":
+		return runVAPIDKey(stdout, stderr)
 	case "login":
 		return runLogin(ctx, rest, getenv, stdin, stdout, stderr)
 	case "logout":
@@ -147,6 +156,11 @@ Usage:
   parley user create --username NAME [--display-name NAME] [--admin]
                                    create an account; the password is the first
                                    line of standard input; prints the new id
+  parley worker [--dev] [flags]    run background tasks (push, retention) beside
+                                   serve instances run with PARLEY_RUN_TASKS=false
+  parley tasks list [--all]        list the dead letters: tasks that failed for good
+  parley tasks retry ID…           run dead tasks again
+  parley vapid-key                 print a new PARLEY_VAPID_PRIVATE_KEY
   parley version                   print the version
   parley help                      show this help
 

@@ -211,7 +211,7 @@ func TestLoadServeConfig(t *testing.T) {
 			LogFormat: "json", ShutdownTimeout: 15 * time.Second, DrainDelay: time.Second,
 			RedisPrefix: "parley:", PingInterval: 25 * time.Second, Limits: api.DefaultLimits,
 			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
-			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour,
+			RefreshGrace: 30 * time.Second, LoginLifetime: 90 * 24 * time.Hour, Tasks: defaultTaskConfig(),
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)
@@ -241,7 +241,7 @@ func TestLoadServeConfig(t *testing.T) {
 			LogFormat: "text", ShutdownTimeout: 3 * time.Second, RedisURL: "redis://:pw@localhost:6379/1",
 			RedisPrefix: "chat:", PingInterval: 25 * time.Second, Limits: lim,
 			PostBatchSize: db.DefaultPostBatchSize, PostBatchWait: db.DefaultPostBatchWait,
-			RefreshGrace: 0, LoginLifetime: 30 * 24 * time.Hour,
+			RefreshGrace: 0, LoginLifetime: 30 * 24 * time.Hour, Tasks: defaultTaskConfig(),
 		}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("config mismatch (-want +got):\n%s", diff)

@@ -17,6 +17,7 @@ import (
 	"parley/api"
 	"parley/db"
 	"parley/notify"
+	"parley/push"
 	"parley/static"
 )
 
@@ -82,6 +83,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hub, err := notify.NewHub(ctx, notify.Config{PingInterval: cfg.PingInterval, Presence: sh.presence}, logger, sh.broker, store)
 	if err != nil {
 		return fmt.Errorf("start event hub: %w", err)
+	}
+
+	if cfg.Tasks.VAPIDGenerated {
+		logger.Warn("PARLEY_VAPID_PRIVATE_KEY is not set: using a random VAPID key, so Web Push subscriptions will not survive a restart")
+	}
+	tasks, err := openTasks(ctx, cfg.DatabaseURL, cfg.Tasks, logger, store, sh.presence, cfg.Tasks.RunTasks)
+	if err != nil {
+		_ = hub.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	// After the HTTP server has shut down: tasks running then may finish.
+	defer tasks.close(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	if cfg.Tasks.Push {
+		store.OnMessageCreated = tasks.queue.EnqueueMessages
 	}
 
 	if cfg.DebugAddr != "" {
@@ -202,7 +217,17 @@ func (c serveConfig) apiConfig() api.Config {
 		TrustProxy:     c.TrustProxy,
 		TrustedProxies: c.TrustedProxies,
 		Limits:         c.Limits,
+		Push:           api.PushConfig{VAPIDPublicKey: vapidPublicKey(c.Tasks.VAPIDPrivateKey), AllowLoopbackHTTP: c.Tasks.AllowLoopbackHTTP},
 	}
+}
+
+// vapidPublicKey returns the public key of a checked private key, or "".
+func vapidPublicKey(private string) string {
+	if private == "" {
+		return ""
+	}
+	public, _ := push.VAPIDPublicKey(private) // loadTaskConfig checked it
+	return public
 }
 
 // localURL is a URL a person on this machine can open for addr: a wildcard

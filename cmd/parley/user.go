@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"parley/auth"
 	"parley/db"
@@ -33,6 +34,12 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
+	// The task queue's own tables (River's migrations).
+	tasks, err := openTasks(ctx, strings.TrimSpace(getenv("DATABASE_URL")), taskConfig{Concurrency: 1}, nil, nil, nil, false)
+	if err != nil {
+		return err
+	}
+	tasks.close(ctx, time.Second)
 	fmt.Fprintln(stdout, "database is up to date")
 	return nil
 }

@@ -23,6 +23,7 @@ type Schemas struct {
 	Server   map[string]*jsonschema.Schema // messages of operations with action send
 	Client   map[string]*jsonschema.Schema // messages of operations with action receive
 	Examples []Example
+	Push     *jsonschema.Schema // the body of a push to a device (PushMessage)
 }
 
 // Example is one example payload of a message in asyncapi.yaml.
@@ -56,6 +57,23 @@ func CheckFrame(data []byte, fromServer bool) error {
 
 // Validate returns an error unless data is a frame of one of s's messages,
 // sent by the server (fromServer) or by a client.
+// CheckPush returns an error unless data is the body of a push that
+// asyncapi.yaml describes (PushMessage).
+func CheckPush(data []byte) error {
+	s, err := Load()
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("push %s is not JSON: %w", data, err)
+	}
+	if err := s.Push.Validate(inst); err != nil {
+		return fmt.Errorf("push %s does not match asyncapi.yaml: %w", data, err)
+	}
+	return nil
+}
+
 func (s *Schemas) Validate(data []byte, fromServer bool) error {
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
@@ -100,12 +118,20 @@ func compile(raw []byte) (*Schemas, error) {
 		return nil, err
 	}
 	s := &Schemas{Server: map[string]*jsonschema.Schema{}, Client: map[string]*jsonschema.Schema{}}
+	if s.Push, err = c.Compile(url + "#/components/schemas/PushMessage"); err != nil {
+		return nil, fmt.Errorf("PushMessage: %w", err)
+	}
 	ops, _ := doc["operations"].(map[string]any)
 	if len(ops) == 0 {
 		return nil, errors.New("no operations")
 	}
 	for opName, o := range ops {
 		op, _ := o.(map[string]any)
+		// The push channel's body goes to push services, not over the
+		// event channel: CheckPush checks it.
+		if ch, _ := op["channel"].(map[string]any); ch["$ref"] == "#/channels/push" {
+			continue
+		}
 		var into map[string]*jsonschema.Schema
 		switch op["action"] {
 		case "send":
