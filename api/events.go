@@ -39,7 +39,7 @@ const (
 // maxReplay, else one resync), then the live ones, without a gap or a
 // duplicate between the two.
 func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifier) handlerFunc {
-	resync := mustMarshal(model.Resync())
+	resync := model.Resync().Frame()
 	return func(w http.ResponseWriter, r *http.Request) error {
 		c := login(r)
 		if err := requireActiveSession(r.Context(), store, c.SessionID); err != nil {
@@ -101,7 +101,7 @@ func handleEvents(cfg Config, logger *slog.Logger, store Store, notifier Notifie
 			if ev.MessageID != 0 {
 				replayed[ev.MessageID] = ev.EventSeq
 			}
-			if err := s.frame(mustMarshal(ev)); err != nil {
+			if err := s.frame(ev.Frame()); err != nil {
 				return nil
 			}
 		}
@@ -218,13 +218,4 @@ func messageChange(f []byte) (model.MessageID, int64) {
 		return head.MessageID, head.EventSeq
 	}
 	return 0, 0
-}
-
-// mustMarshal returns the frame of an event the server builds itself.
-func mustMarshal(ev model.Event) []byte {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -1,5 +1,10 @@
 package model
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // EventType names a real-time event. Each type's frame is described in
 // asyncapi.yaml.
 type EventType string
@@ -38,6 +43,16 @@ type Event struct {
 
 	// To says who receives the event. It is never sent to clients.
 	To Audience `json:"-"`
+}
+
+// Frame returns e as the event channel sends it: its JSON text. An Event
+// always marshals, so a failure is a bug and panics.
+func (e Event) Frame() []byte {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %s event: %v", e.Type, err))
+	}
+	return b
 }
 
 // Audience selects the connections that receive an event. Exactly one of

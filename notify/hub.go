@@ -341,15 +341,7 @@ func (u *userState) send(frame []byte) {
 	}
 }
 
-var resyncFrame = mustMarshal(model.Resync())
-
-func mustMarshal(ev model.Event) []byte {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+var resyncFrame = model.Resync().Frame()
 
 // resync tells every connection that events were lost, then has every
 // membership reloaded, since conversation.joined and .left may be among them.
@@ -551,7 +543,7 @@ func (h *Hub) activate(u *userState, c *conn, token int, convs []model.Conversat
 		return false
 	}
 	c.ready = true
-	c.enqueue(mustMarshal(model.Hello(c.user)))
+	c.enqueue(model.Hello(c.user).Frame())
 	u.ready++
 	if u.ready == 1 {
 		h.presenceChanged(u, true)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"parley/model"
 )
@@ -35,9 +36,9 @@ type wsConn struct {
 	tasks   sync.WaitGroup // the writer and ping goroutines
 	pinger  *time.Timer
 
-	// Typing rate limit, used by the reading goroutine only.
-	tokens     float64
-	lastTyping time.Time
+	// typing rate-limits the client's typing frames; made at the first one
+	// and used by the reading goroutine only.
+	typing *rate.Limiter
 }
 
 // The buffers a WebSocket keeps for its whole life. Event frames are a
@@ -309,22 +310,13 @@ func (h *Hub) typing(ctx context.Context, c *conn, conv model.ConversationID) {
 	}
 }
 
-// allowTyping takes a token from c's bucket, which holds TypingBurst and
-// gains one every TypingInterval.
+// allowTyping reports whether a typing frame at now is within the rate:
+// bursts of TypingBurst, one per TypingInterval sustained.
 func (c *wsConn) allowTyping(now time.Time) bool {
-	cfg := &c.hub.cfg
-	burst := float64(cfg.TypingBurst)
-	if c.lastTyping.IsZero() {
-		c.tokens = burst
-	} else if d := now.Sub(c.lastTyping); d > 0 {
-		c.tokens = min(burst, c.tokens+float64(d)/float64(cfg.TypingInterval))
+	if c.typing == nil {
+		c.typing = rate.NewLimiter(rate.Every(c.hub.cfg.TypingInterval), c.hub.cfg.TypingBurst)
 	}
-	c.lastTyping = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
+	return c.typing.AllowN(now, 1)
 }
 
 // parseClientFrame returns the conversation of a typing frame,
