@@ -168,9 +168,51 @@ func (c *Client) Conversation(ctx context.Context, id model.ConversationID) (Con
 }
 
 // Members lists a conversation's members (GET /api/v1/conversations/{id}/members).
+// Every page is fetched, following next_cursor.
 func (c *Client) Members(ctx context.Context, id model.ConversationID) ([]Member, error) {
-	var l MemberList
-	return l.Items, c.call(ctx, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/members", id), nil, nil, &l)
+	var all []Member
+	q := url.Values{}
+	for {
+		var p MemberPage
+		if err := c.call(ctx, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/members", id), q, nil, &p); err != nil {
+			return nil, err
+		}
+		all = append(all, p.Items...)
+		if !p.HasMore || p.NextCursor == "" {
+			return all, nil
+		}
+		q.Set("cursor", p.NextCursor)
+	}
+}
+
+// UpdateChannel changes a channel's retention (PATCH /api/v1/channels/{id});
+// only its creator or an admin may.
+func (c *Client) UpdateChannel(ctx context.Context, id model.ConversationID, req ChannelUpdate) (Conversation, error) {
+	var conv Conversation
+	return conv, c.call(ctx, http.MethodPatch, fmt.Sprintf("/api/v1/channels/%d", id), nil, req, &conv)
+}
+
+// VAPIDKey returns the server's Web Push key (GET /api/v1/push/vapid-key).
+func (c *Client) VAPIDKey(ctx context.Context) (VAPIDKey, error) {
+	var k VAPIDKey
+	return k, c.call(ctx, http.MethodGet, "/api/v1/push/vapid-key", nil, nil, &k)
+}
+
+// RegisterDevice registers a push endpoint (POST /api/v1/devices).
+func (c *Client) RegisterDevice(ctx context.Context, req DeviceRequest) (Device, error) {
+	var d Device
+	return d, c.call(ctx, http.MethodPost, "/api/v1/devices", nil, req, &d)
+}
+
+// Devices lists the caller's push endpoints (GET /api/v1/devices).
+func (c *Client) Devices(ctx context.Context) ([]Device, error) {
+	var l DeviceList
+	return l.Items, c.call(ctx, http.MethodGet, "/api/v1/devices", nil, nil, &l)
+}
+
+// DeleteDevice removes a push endpoint (DELETE /api/v1/devices/{id}).
+func (c *Client) DeleteDevice(ctx context.Context, id int64) error {
+	return c.call(ctx, http.MethodDelete, fmt.Sprintf("/api/v1/devices/%d", id), nil, nil, nil)
 }
 
 // MarkRead moves the caller's read marker forward to seq

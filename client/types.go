@@ -95,6 +95,10 @@ type Conversation struct {
 	ReadSeq       int64                `json:"read_seq"`       // the caller's read marker
 	LastMessageAt *time.Time           `json:"last_message_at"`
 	UnreadCount   int64                `json:"unread_count"`
+	// RetentionDays is how long a channel keeps messages; nil keeps them forever.
+	RetentionDays *int `json:"retention_days,omitempty"`
+	// HistoryStartSeq is the oldest seq retention has kept; 0 when nothing was removed.
+	HistoryStartSeq int64 `json:"history_start_seq,omitempty"`
 }
 
 // Title is the channel's name, or "" for a direct conversation.
@@ -174,9 +178,49 @@ type MessagePage struct {
 	HasMore bool      `json:"has_more"` // more exist in the direction paged
 }
 
-// MemberList is a conversation's members.
-type MemberList struct {
-	Items []Member `json:"items"`
+// MemberPage is one page of a conversation's members.
+type MemberPage struct {
+	Items      []Member `json:"items"`
+	HasMore    bool     `json:"has_more"`
+	NextCursor string   `json:"next_cursor,omitempty"`
+}
+
+// ChannelUpdate changes a channel's settings (PATCH /api/v1/channels/{id}).
+type ChannelUpdate struct {
+	RetentionDays *int `json:"retention_days"` // nil keeps messages forever
+}
+
+// PushKeys are a Web Push subscription's keys, as PushSubscription.toJSON gives them.
+type PushKeys struct {
+	P256dh string `json:"p256dh"`
+	Auth   string `json:"auth"`
+}
+
+// DeviceRequest registers a push endpoint.
+type DeviceRequest struct {
+	Kind          string    `json:"kind"` // webpush or unifiedpush
+	Endpoint      string    `json:"endpoint"`
+	Keys          PushKeys  `json:"keys,omitzero"` // webpush only, required there
+	IncludeSender bool      `json:"include_sender,omitempty"`
+}
+
+// Device is a registered push endpoint.
+type Device struct {
+	ID            int64     `json:"id"`
+	Kind          string    `json:"kind"`
+	Endpoint      string    `json:"endpoint"`
+	IncludeSender bool      `json:"include_sender"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// DeviceList is the caller's push devices.
+type DeviceList struct {
+	Items []Device `json:"items"`
+}
+
+// VAPIDKey is the server's Web Push application server key.
+type VAPIDKey struct {
+	PublicKey string `json:"public_key"`
 }
 
 // MessageList is the answer to GET /api/v1/messages?ids=.
