@@ -198,10 +198,10 @@ type PushKeys struct {
 
 // DeviceRequest registers a push endpoint.
 type DeviceRequest struct {
-	Kind          string    `json:"kind"` // webpush or unifiedpush
-	Endpoint      string    `json:"endpoint"`
-	Keys          PushKeys  `json:"keys,omitzero"` // webpush only, required there
-	IncludeSender bool      `json:"include_sender,omitempty"`
+	Kind          string   `json:"kind"` // webpush or unifiedpush
+	Endpoint      string   `json:"endpoint"`
+	Keys          PushKeys `json:"keys,omitempty,omitzero"` // webpush only, required there
+	IncludeSender bool     `json:"include_sender,omitempty"`
 }
 
 // Device is a registered push endpoint.
