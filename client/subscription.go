@@ -132,8 +132,10 @@ func (s *Subscription) Close() {
 }
 
 func (s *Subscription) run(ctx context.Context) {
-	defer close(s.done)
+	// done closes before updates, so a reader that sees updates closed
+	// finds Err already set.
 	defer close(s.updates)
+	defer close(s.done)
 	backoff := minBackoff
 	for {
 		synced, err := s.session(ctx)
