@@ -353,7 +353,9 @@ func TestSubscription_ForcedDisconnects(t *testing.T) {
 			}
 		}
 	}
-	if rec.drops < cuts/2 || rec.synced < 2 || rec.caughtUp == 0 {
+	// A cut that lands while the client waits to reconnect drops nothing, so
+	// under load far fewer disconnects than cuts are normal.
+	if rec.drops < 3 || rec.synced < 2 || rec.caughtUp == 0 {
 		t.Errorf("%d cuts gave %d disconnects, %d syncs, %d changes caught up on reconnect; the test did not exercise reconnecting",
 			cuts, rec.drops, rec.synced, rec.caughtUp)
 	}
